@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+// The whole check behind `npm test`, in order, stopping at the first failure:
+//   1. generated code is current (buf generate into a temp dir, compared with src/gen)
+//   2. buf lint
+//   3. buf breaking against the previous commit's schema
+//   4. tsc --noEmit
+//   5. biome check (format + lint)
+//   6. every test file under test/ (node:test, real sockets)
+// Pass test file paths to run only those in step 6: `npm test -- test/e2e-send.test.ts`.
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+process.chdir(root);
+const bin = (name) => join(root, "node_modules", ".bin", name);
+const env = { ...process.env, PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH}` };
+
+function step(title, fn) {
+  const started = Date.now();
+  process.stdout.write(`\n== ${title}\n`);
+  try {
+    fn();
+  } catch (err) {
+    console.error(`\nFAILED: ${title}${err?.message ? `\n${err.message}` : ""}`);
+    process.exit(1);
+  }
+  console.log(`ok: ${title} (${((Date.now() - started) / 1000).toFixed(1)}s)`);
+}
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: "inherit", env, ...opts });
+  if (r.status !== 0)
+    throw new Error(`${cmd} ${args.join(" ")} exited with ${r.status ?? r.signal}`);
+}
+
+function git(args) {
+  return execFileSync("git", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+}
+
+function listFiles(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...listFiles(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+step("generated code is current (buf generate)", () => {
+  const tmp = mkdtempSync(join(tmpdir(), "switchboard-gen-"));
+  try {
+    run(bin("buf"), ["generate", "-o", tmp]);
+    const fresh = join(tmp, "src", "gen");
+    const want = listFiles(fresh)
+      .map((f) => relative(fresh, f))
+      .sort();
+    const have = listFiles("src/gen")
+      .map((f) => relative("src/gen", f))
+      .sort();
+    const problems = [];
+    for (const f of want) {
+      if (!have.includes(f)) problems.push(`missing: src/gen/${f}`);
+      else if (!readFileSync(join(fresh, f)).equals(readFileSync(join("src/gen", f))))
+        problems.push(`stale: src/gen/${f}`);
+    }
+    for (const f of have) if (!want.includes(f)) problems.push(`not generated: src/gen/${f}`);
+    if (problems.length > 0)
+      throw new Error(`${problems.join("\n")}\nrun \`npm run generate\` and commit src/gen`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+step("buf lint", () => run(bin("buf"), ["lint"]));
+
+step("buf breaking against the previous commit", () => {
+  // With uncommitted schema changes, "previous" is HEAD; on a clean tree (CI) it is HEAD~1.
+  let ref = "HEAD";
+  const dirty = git(["status", "--porcelain", "--", "proto", "buf.yaml"]) !== "";
+  if (!dirty) {
+    try {
+      git(["rev-parse", "--verify", "HEAD~1"]);
+      ref = "HEAD~1";
+    } catch {
+      if (git(["rev-parse", "--is-shallow-repository"]) === "true")
+        throw new Error("shallow clone: the previous commit is missing; clone with full history");
+      console.log("HEAD is the first commit: there is no earlier schema to compare against");
+      return;
+    }
+  }
+  let previous = "";
+  try {
+    previous = git(["ls-tree", "-r", "--name-only", ref, "--", "proto"]);
+  } catch {
+    previous = "";
+  }
+  if (previous === "") {
+    console.log(`${ref} has no proto/ directory: there is no earlier schema to compare against`);
+    return;
+  }
+  console.log(`comparing against ${ref} (${git(["rev-parse", "--short", ref])})`);
+  run(bin("buf"), ["breaking", "--against", `.git#ref=${ref}`]);
+});
+
+step("tsc --noEmit", () => run(bin("tsc"), ["--noEmit", "-p", "."]));
+
+step("biome check", () => run(bin("biome"), ["check", "."]));
+
+step("tests", () => {
+  const chosen = process.argv.slice(2);
+  const files =
+    chosen.length > 0
+      ? chosen
+      : readdirSync("test")
+          .filter((f) => f.endsWith(".test.ts"))
+          .sort()
+          .map((f) => join("test", f));
+  run(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", ...files]);
+});
+
+console.log("\nall checks passed");
