@@ -1,0 +1,197 @@
+/**
+ * SQLite {@link MessageLog}: one transaction per append (idempotency lookup,
+ * insert, room head update), committed with `synchronous=FULL` before the
+ * message is handed to the fan-out.
+ *
+ * @module
+ */
+import type { Database } from "better-sqlite3";
+import { BackendClosedError } from "../errors.js";
+import type {
+  AppendInput,
+  AppendResult,
+  MessageLog,
+  ReadQuery,
+  ReadResult,
+  RoomInfo,
+  StoredFile,
+  StoredMessage,
+} from "../types.js";
+import { mapSqliteError } from "./database.js";
+
+/** Options of {@link createSqliteMessageLog}. */
+export interface SqliteMessageLogOptions {
+  /** An open, migrated database with safe (bigint) integers. */
+  readonly db: Database;
+  /** The database-wide epoch: the epoch of rooms never written. */
+  readonly epoch: string;
+  /** Called synchronously right after each commit, in offset order. */
+  readonly publish: (message: StoredMessage) => void;
+  /** True once the backend is closed. */
+  readonly isClosed: () => boolean;
+}
+
+interface RoomRow {
+  epoch: string;
+  head_offset: bigint;
+  trimmed_through: bigint;
+}
+
+interface MessageRow {
+  room: string;
+  msg_offset: bigint;
+  id: string;
+  sender_id: string;
+  sender_name: string;
+  text: string;
+  attachments: string;
+  time: bigint;
+  client_message_id: string;
+}
+
+/** Largest value SQLite can bind: anchors beyond it mean "no bound". */
+const maxInt64 = 0x7fff_ffff_ffff_ffffn;
+
+const columns =
+  "room, msg_offset, id, sender_id, sender_name, text, attachments, time, client_message_id";
+
+/**
+ * Creates the SQLite message log.
+ *
+ * Epoch choice: a room gets its epoch row on first append, initialised to
+ * the database-wide epoch (a random id created with the database); `info()`
+ * of a room never written returns that same id without writing. So an empty
+ * room's epoch is kept by its first message, survives restarts, and changes
+ * when the database is lost. The per-room column lets a future reset of one
+ * room give it a new epoch.
+ *
+ * @example
+ * const log = createSqliteMessageLog({ db, epoch, publish: fanout.publish, isClosed: () => closed });
+ */
+export function createSqliteMessageLog(options: SqliteMessageLogOptions): MessageLog {
+  const { db, epoch: databaseEpoch, publish, isClosed } = options;
+  const findRoom = db.prepare<[string], RoomRow>(
+    "SELECT epoch, head_offset, trimmed_through FROM rooms WHERE room = ?",
+  );
+  const insertRoom = db.prepare<[string, string]>(
+    "INSERT INTO rooms (room, epoch, head_offset, trimmed_through) VALUES (?, ?, 0, 0)",
+  );
+  const setHead = db.prepare<[bigint, string]>("UPDATE rooms SET head_offset = ? WHERE room = ?");
+  const findByKey = db.prepare<[string, string, string], MessageRow>(
+    `SELECT ${columns} FROM messages
+     WHERE room = ? AND sender_id = ? AND client_message_id = ? AND client_message_id <> ''`,
+  );
+  const insertMessage = db.prepare(
+    `INSERT INTO messages (${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const forward = db.prepare<[string, bigint, number], MessageRow>(
+    `SELECT ${columns} FROM messages WHERE room = ? AND msg_offset > ?
+     ORDER BY msg_offset ASC LIMIT ?`,
+  );
+  const backward = db.prepare<[string, bigint, number], MessageRow>(
+    `SELECT ${columns} FROM messages WHERE room = ? AND msg_offset < ?
+     ORDER BY msg_offset DESC LIMIT ?`,
+  );
+
+  function roomInfo(room: string): RoomInfo {
+    const row = findRoom.get(room);
+    if (!row) return { room, epoch: databaseEpoch, headOffset: 0n, trimmedThrough: 0n };
+    return {
+      room,
+      epoch: row.epoch,
+      headOffset: row.head_offset,
+      trimmedThrough: row.trimmed_through,
+    };
+  }
+
+  function toMessage(row: MessageRow, epoch: string): StoredMessage {
+    return Object.freeze({
+      id: row.id,
+      room: row.room,
+      offset: row.msg_offset,
+      epoch,
+      sender: Object.freeze({ id: row.sender_id, name: row.sender_name }),
+      text: row.text,
+      attachments: Object.freeze(JSON.parse(row.attachments) as StoredFile[]),
+      time: Number(row.time),
+      clientMessageId: row.client_message_id,
+    });
+  }
+
+  const appendTx = db.transaction((input: AppendInput): AppendResult => {
+    let room = findRoom.get(input.room);
+    if (!room) {
+      insertRoom.run(input.room, databaseEpoch);
+      room = { epoch: databaseEpoch, head_offset: 0n, trimmed_through: 0n };
+    }
+    if (input.clientMessageId !== "") {
+      const first = findByKey.get(input.room, input.sender.id, input.clientMessageId);
+      if (first) return { message: toMessage(first, room.epoch), duplicate: true };
+    }
+    const row: MessageRow = {
+      room: input.room,
+      msg_offset: room.head_offset + 1n,
+      id: globalThis.crypto.randomUUID(),
+      sender_id: input.sender.id,
+      sender_name: input.sender.name,
+      text: input.text,
+      attachments: JSON.stringify(input.attachments),
+      time: BigInt(Date.now()),
+      client_message_id: input.clientMessageId,
+    };
+    insertMessage.run(
+      row.room,
+      row.msg_offset,
+      row.id,
+      row.sender_id,
+      row.sender_name,
+      row.text,
+      row.attachments,
+      row.time,
+      row.client_message_id,
+    );
+    setHead.run(row.msg_offset, input.room);
+    return { message: toMessage(row, room.epoch), duplicate: false };
+  });
+
+  const readTx = db.transaction((room: string, query: ReadQuery): ReadResult => {
+    const info = roomInfo(room);
+    const limit = Math.max(1, Math.floor(query.limit));
+    const anchor = query.offset > maxInt64 ? maxInt64 : query.offset < 0n ? 0n : query.offset;
+    if (query.direction === "forward") {
+      const rows = forward.all(room, anchor, limit + 1);
+      const hasMore = rows.length > limit;
+      return { messages: rows.slice(0, limit).map((r) => toMessage(r, info.epoch)), hasMore, info };
+    }
+    const rows = backward.all(room, anchor === 0n ? maxInt64 : anchor, limit + 1);
+    const hasMore = rows.length > limit;
+    const messages = rows.slice(0, limit).map((r) => toMessage(r, info.epoch));
+    return { messages: messages.reverse(), hasMore, info };
+  });
+
+  function run<T>(signal: AbortSignal | undefined, fn: () => T): T {
+    if (isClosed()) throw new BackendClosedError();
+    signal?.throwIfAborted();
+    try {
+      return fn();
+    } catch (error) {
+      throw mapSqliteError(error);
+    }
+  }
+
+  return {
+    async append(input, signal) {
+      const result = run(signal, () => appendTx.immediate(input));
+      // Published after commit; better-sqlite3 is synchronous, so commits and
+      // publishes happen in the same order, which is offset order per room.
+      if (!result.duplicate) publish(result.message);
+      return result;
+    },
+    async read(room, query, signal) {
+      return run(signal, () => readTx(room, query));
+    },
+    async info(room, signal) {
+      return run(signal, () => roomInfo(room));
+    },
+  };
+}
