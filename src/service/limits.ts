@@ -35,3 +35,25 @@ export const defaultServiceLimits: ServiceLimits = {
   maxQueueBytes: 8 * 1024 * 1024,
   replayPageSize: 500,
 };
+
+/**
+ * Fills in defaults for the limits not given and checks that every limit is a
+ * positive integer (a misconfiguration fails at startup, not per request).
+ *
+ * @example
+ * const limits = resolveServiceLimits({ maxQueueBytes: 1024 });
+ */
+export function resolveServiceLimits(overrides: Partial<ServiceLimits> = {}): ServiceLimits {
+  const limits: ServiceLimits = { ...defaultServiceLimits };
+  for (const [key, value] of Object.entries(overrides) as [keyof ServiceLimits, unknown][]) {
+    if (value === undefined) continue;
+    if (!(key in defaultServiceLimits)) {
+      throw new Error(`unknown service limit "${key}"`);
+    }
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+      throw new Error(`service limit "${key}" must be a positive integer, got ${String(value)}`);
+    }
+    (limits as Record<keyof ServiceLimits, number>)[key] = value;
+  }
+  return limits;
+}

@@ -1,0 +1,63 @@
+/**
+ * Chat (bidirectional streaming): an interactive session. Client frames are
+ * read and handled in order while server events (acks, errors, joined/left,
+ * messages of joined rooms, presence, heartbeats) are written concurrently
+ * from one bounded output queue.
+ *
+ * @module
+ */
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import {
+  type ChatRequest,
+  type ChatResponse,
+  ChatResponseSchema,
+} from "../gen/switchboard/chat/v1/chat_pb.js";
+import { requireUser } from "./authorize.js";
+import { createChatSession } from "./chat-session.js";
+import type { ServiceDeps } from "./deps.js";
+import { toConnectError } from "./errors.js";
+import { createStreamQueue } from "./stream-events.js";
+
+/**
+ * Creates the Chat handler.
+ *
+ * The stream ends when the client half-closes (after the answers to its
+ * frames are written), on cancel or deadline, or with ResourceExhausted when
+ * the client reads too slowly. A request the server cannot decode ends it
+ * with InvalidArgument. However it ends, every room feed, presence handle
+ * and watcher of the stream is released.
+ *
+ * @example
+ * const chat = createChatHandler(deps);
+ */
+export function createChatHandler(deps: ServiceDeps) {
+  return async function* chat(
+    requests: AsyncIterable<ChatRequest>,
+    ctx: HandlerContext,
+  ): AsyncGenerator<ChatResponse> {
+    const user = requireUser(ctx);
+    const queue = createStreamQueue(deps, ctx.signal, (time) =>
+      create(ChatResponseSchema, { event: { case: "heartbeat", value: { time } } }),
+    );
+    const session = createChatSession({ deps, user, queue, signal: ctx.signal });
+    // Release on the signal too: after a cancel nobody may resume this generator.
+    const release = () => session.close();
+    ctx.signal.addEventListener("abort", release, { once: true });
+    const readFrames = async () => {
+      for await (const req of requests) {
+        if (queue.closed) return;
+        await session.handle(req);
+      }
+      queue.end();
+    };
+    readFrames().catch((err: unknown) => queue.fail(toConnectError(err, ctx.signal)));
+    try {
+      for await (const event of queue) yield event;
+    } finally {
+      ctx.signal.removeEventListener("abort", release);
+      session.close();
+      queue.end();
+    }
+  };
+}

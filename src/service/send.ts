@@ -1,0 +1,102 @@
+/**
+ * Send (unary): store one message in a room. The same logic serves the
+ * `send` frames of Chat.
+ *
+ * @module
+ */
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import { NotFoundError } from "../backend/errors.js";
+import type { AppendResult, StoredFile } from "../backend/types.js";
+import {
+  type SendRequest,
+  type SendResponse,
+  SendResponseSchema,
+} from "../gen/switchboard/chat/v1/chat_pb.js";
+import { authorizePublish, requireUser, userRef } from "./authorize.js";
+import type { AuthenticatedUser } from "./context-values.js";
+import { toMessage } from "./convert.js";
+import type { ServiceDeps } from "./deps.js";
+import { toConnectError } from "./errors.js";
+import {
+  invalidArgument,
+  validateAttachmentCount,
+  validateClientMessageId,
+  validateRoom,
+  validateText,
+} from "./validate.js";
+
+/**
+ * Validates, authorizes and stores one message. `path` prefixes field names
+ * in error messages (`""` for Send, `"send."` for a Chat frame).
+ *
+ * Checks, in order: room name, text, attachment count and ids,
+ * client_message_id (InvalidArgument); publish permission (PermissionDenied);
+ * attachments exist (InvalidArgument naming `attachment_file_ids[i]`).
+ *
+ * @example
+ * const { message, duplicate } = await sendMessage(deps, user, req, ctx.signal);
+ */
+export async function sendMessage(
+  deps: ServiceDeps,
+  user: AuthenticatedUser,
+  req: SendRequest,
+  signal: AbortSignal,
+  path = "",
+): Promise<AppendResult> {
+  const room = validateRoom(req.room, `${path}room`);
+  validateText(req.text, `${path}text`, deps.limits.maxTextBytes);
+  validateAttachmentCount(
+    req.attachmentFileIds,
+    `${path}attachment_file_ids`,
+    deps.limits.maxAttachments,
+  );
+  validateClientMessageId(req.clientMessageId, `${path}client_message_id`);
+  authorizePublish(user, room);
+  const attachments: StoredFile[] = [];
+  for (const [i, id] of req.attachmentFileIds.entries()) {
+    try {
+      attachments.push(await deps.backend.blobs.stat(id));
+    } catch (err) {
+      if (err instanceof NotFoundError) {
+        throw invalidArgument(`${path}attachment_file_ids[${i}]`, `unknown file "${id}"`);
+      }
+      throw err;
+    }
+  }
+  return deps.backend.log.append(
+    {
+      room,
+      sender: userRef(user),
+      text: req.text,
+      attachments,
+      clientMessageId: req.clientMessageId,
+    },
+    signal,
+  );
+}
+
+/**
+ * Creates the Send handler.
+ *
+ * @example
+ * router.rpc(ChatService.method.send, createSendHandler(deps));
+ */
+export function createSendHandler(deps: ServiceDeps) {
+  return async (req: SendRequest, ctx: HandlerContext): Promise<SendResponse> => {
+    try {
+      const user = requireUser(ctx);
+      const result = await sendMessage(deps, user, req, ctx.signal);
+      return toSendResponse(result);
+    } catch (err) {
+      throw toConnectError(err, ctx.signal);
+    }
+  };
+}
+
+function toSendResponse(result: AppendResult): SendResponse {
+  return create(SendResponseSchema, {
+    message: toMessage(result.message),
+    duplicate: result.duplicate,
+  });
+}
