@@ -1,0 +1,46 @@
+/**
+ * Switchboard SDK. `createSwitchboardClient` for Node.js; the transport-agnostic
+ * helpers (`createSwitchboardCore` and the functions it binds) for any
+ * connect-es transport.
+ *
+ * @module
+ */
+export { type Backoff, type BackoffOptions, createBackoff, sleep } from "./backoff.js";
+export { createBearerInterceptor } from "./bearer-interceptor.js";
+export type { ChatClient } from "./chat-client.js";
+export { type ChatEvent, type ChatSession, openChatSession } from "./chat-session.js";
+export { createSwitchboardCore, type SwitchboardCore } from "./core.js";
+export {
+  createSwitchboardClient,
+  type SwitchboardClient,
+  type SwitchboardClientOptions,
+} from "./create-client.js";
+export {
+  type DownloadOptions,
+  type DownloadSink,
+  downloadWithResume,
+  fetchFileInfo,
+} from "./download.js";
+export {
+  ChatRequestError,
+  ChecksumMismatchError,
+  errorCodeName,
+  isTerminalError,
+  isTransientError,
+} from "./errors.js";
+export { fetchHistory, type HistoryOptions } from "./history.js";
+export { downloadFile, downloadVerified, guessContentType, uploadFile } from "./node-files.js";
+export {
+  createNodeTransport,
+  type HttpVersion,
+  type SwitchboardProtocol,
+} from "./node-transport.js";
+export { type SendOptions, sendWithRetry } from "./send.js";
+export {
+  type RoomSubscription,
+  type StartPosition,
+  type SubscribeOptions,
+  type SubscriptionEvent,
+  subscribeWithResume,
+} from "./subscribe.js";
+export { rechunk, type UploadMeta, type UploadOptions, uploadStream } from "./upload.js";
