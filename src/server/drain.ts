@@ -1,0 +1,83 @@
+/**
+ * Graceful shutdown of in-flight calls. Closing a server first ends
+ * streaming calls (Subscribe, Chat, … would otherwise never finish) with
+ * `unavailable`, lets other requests finish within a grace period, then
+ * aborts whatever is left.
+ *
+ * @module
+ */
+
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+
+/** Tracks in-flight requests and ends them on shutdown. */
+export interface Drain {
+  /** Links streaming calls to the "streams stop" signal. Put it in the interceptor list. */
+  readonly interceptor: Interceptor;
+  /** Pass as connect's `shutdownSignal`: aborts every call's `ctx.signal` when the grace ends. */
+  readonly shutdownSignal: AbortSignal;
+  /** True once `drain` was called. */
+  readonly draining: boolean;
+  /** Counts a request until its response closes. Call for every request. */
+  track(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void;
+  /**
+   * Ends streaming calls now, waits up to `graceMs` for every tracked request
+   * to finish, then aborts the rest. Resolves when the grace is over or no
+   * request is left. Idempotent.
+   */
+  drain(graceMs: number): Promise<void>;
+}
+
+/**
+ * Creates the drain state of one server.
+ *
+ * @example
+ * const drain = createDrain();
+ * connectNodeAdapter({ routes, interceptors: [drain.interceptor], shutdownSignal: drain.shutdownSignal });
+ */
+export function createDrain(): Drain {
+  const streamsStop = new AbortController();
+  const shutdown = new AbortController();
+  const shuttingDown = () => new ConnectError("server shutting down", Code.Unavailable);
+  let inFlight = 0;
+  let idle: (() => void) | undefined;
+  let draining: Promise<void> | undefined;
+
+  const interceptor: Interceptor = (next) => async (req) => {
+    if (req.method.methodKind === "unary") return next(req);
+    return next({ ...req, signal: AbortSignal.any([req.signal, streamsStop.signal]) });
+  };
+
+  async function drain(graceMs: number): Promise<void> {
+    streamsStop.abort(shuttingDown());
+    if (inFlight > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        idle = resolve;
+        timer = setTimeout(resolve, graceMs);
+      });
+      clearTimeout(timer);
+    }
+    shutdown.abort(shuttingDown());
+  }
+
+  return {
+    interceptor,
+    shutdownSignal: shutdown.signal,
+    get draining() {
+      return draining !== undefined;
+    },
+    track(_req, res) {
+      inFlight++;
+      res.once("close", () => {
+        inFlight--;
+        if (inFlight === 0) idle?.();
+      });
+    },
+    drain(graceMs) {
+      draining ??= drain(graceMs);
+      return draining;
+    },
+  };
+}
