@@ -1,4 +1,4 @@
-import { runBackendContract } from "../src/backend/contract.js";
+import { runBackendContract } from "../src/backend/contract/index.js";
 import { createBackend } from "../src/backend/create-backend.js";
 
 runBackendContract("memory backend", () => createBackend({ kind: "memory" }), { durable: false });

@@ -1,7 +1,7 @@
 /**
  * Backend contracts. The service handlers (src/service) talk only to these
  * interfaces; `create-backend.ts` is the one place that picks an
- * implementation (memory/, sqlite/, and later jetstream/), and `contract.ts`
+ * implementation (memory/, sqlite/, and later jetstream/), and `contract/`
  * is the one test suite every implementation passes.
  *
  * Offsets are `bigint` (protobuf uint64). Times are milliseconds since the
@@ -127,8 +127,35 @@ export interface MessageLog {
 
 /** A live subscription to one room's fan-out. */
 export interface FanOutSubscription {
-  /** Stops delivery at once. Idempotent. */
+  /**
+   * Stops delivery at once. Idempotent. After `close()` neither the listener
+   * nor `onEnd` is called again.
+   */
   close(): void;
+}
+
+/** Options of {@link FanOut.subscribe}. */
+export interface FanOutSubscribeOptions {
+  /**
+   * Called once when the backend ends the subscription for any reason other
+   * than `close()` by the subscriber; never after `close()`, and never more
+   * than once. After it no message is delivered and the subscription no
+   * longer counts in `activeSubscriptions`; calling `close()` is allowed and
+   * does nothing.
+   *
+   * `reason` is:
+   * - {@link BackendClosedError} when the backend was closed;
+   * - the error the listener threw (wrapped in an `Error` when it threw a
+   *   non-Error) when the listener threw;
+   * - {@link BackendUnavailableError} when a remote backend lost the
+   *   subscription (e.g. a broker disconnect it could not bridge without a gap).
+   *
+   * It is called synchronously from the backend (like the listener): it must
+   * not block, and what it throws is ignored. It may run before the promise of
+   * `subscribe` settles (the backend closed in between); the subscriber
+   * should then treat the subscription as already ended.
+   */
+  readonly onEnd?: (reason: Error) => void;
 }
 
 /**
@@ -143,10 +170,20 @@ export interface FanOutSubscription {
  *   messages with no gap and no duplicate at the seam.
  * - The listener is called synchronously from the backend's delivery loop; it
  *   must not block (queue and return). A listener that throws is closed.
+ * - A subscription the backend ends (listener threw, backend closed, remote
+ *   subscription lost) is reported once through `options.onEnd`, so a
+ *   subscriber is never left waiting for messages that cannot come. A
+ *   subscription ended by the subscriber's own `close()` is not reported.
+ * - `Backend.close()` ends every open subscription with
+ *   {@link BackendClosedError}; later `subscribe` calls reject with it.
  * - Each message object is shared by all subscribers: never mutate it.
  */
 export interface FanOut {
-  subscribe(room: string, listener: (message: StoredMessage) => void): Promise<FanOutSubscription>;
+  subscribe(
+    room: string,
+    listener: (message: StoredMessage) => void,
+    options?: FanOutSubscribeOptions,
+  ): Promise<FanOutSubscription>;
   /** Number of open subscriptions in this process (all rooms). */
   readonly activeSubscriptions: number;
 }
@@ -237,7 +274,11 @@ export interface Backend {
   readonly blobs: BlobStore;
   readonly presence: Presence;
   health(): BackendHealth;
-  /** Flushes and releases everything. Idempotent. */
+  /**
+   * Flushes and releases everything. Idempotent. Open fan-out subscriptions
+   * end with {@link BackendClosedError} (their `onEnd` is called) before it
+   * resolves; every later call of any role rejects with that error.
+   */
   close(): Promise<void>;
 }
 

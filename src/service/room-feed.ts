@@ -12,6 +12,11 @@
  * Every message appended after step 1 is in the buffer or in the replay
  * (usually both), so nothing is lost; the offset check removes the overlap.
  *
+ * When the backend ends the fan-out subscription (backend closed, remote
+ * subscription lost) the feed fails its sink with the mapped error
+ * (BackendClosedError → Unavailable "server is shutting down"), so the
+ * stream ends instead of waiting forever for live messages.
+ *
  * @module
  */
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -27,7 +32,11 @@ export interface RoomFeedSink {
   message(message: StoredMessage): void;
   /** Resolves when `bytes` more may be queued (replay waits for the consumer). */
   whenWritable(bytes: number): Promise<void>;
-  /** Ends the whole stream (slow consumer while replaying, backend failure of live delivery). */
+  /**
+   * Ends the whole stream (slow consumer while replaying, backend failure of
+   * live delivery, the backend ending the subscription). Called at most once
+   * per feed for the subscription's end.
+   */
   fail(error: ConnectError): void;
 }
 
@@ -37,7 +46,8 @@ export interface RoomFeed {
   readonly state: RoomState;
   /**
    * Replays history, then switches to live delivery. Resolves once live;
-   * rejects (with a ConnectError) if the replay fails.
+   * rejects (with a ConnectError) if the replay fails or the backend ended
+   * the subscription first.
    */
   start(): Promise<void>;
   /** Stops delivery and releases the fan-out subscription. Idempotent. */
@@ -100,6 +110,16 @@ export async function openRoomFeed(options: RoomFeedOptions): Promise<RoomFeed> 
     }
   };
 
+  // The backend ended the subscription (never after our own close()).
+  let ended: Error | undefined;
+  const onEnd = (reason: Error) => {
+    if (phase === "closed") return;
+    ended = reason;
+    phase = "closed";
+    pending = [];
+    sink.fail(toConnectError(reason, signal));
+  };
+
   let subscription: FanOutSubscription | undefined;
   const close = () => {
     phase = "closed";
@@ -107,10 +127,11 @@ export async function openRoomFeed(options: RoomFeedOptions): Promise<RoomFeed> 
     subscription?.close();
   };
   try {
-    subscription = await fanout.subscribe(room, listener);
+    subscription = await fanout.subscribe(room, listener, { onEnd });
     throwIfAborted(signal);
     const info = await log.info(room, signal);
     const plan = await planStart(options, info);
+    if (ended) throw ended;
     if (plan.anchor !== undefined) {
       last = { epoch: info.epoch, offset: plan.anchor };
     } else {
@@ -123,6 +144,7 @@ export async function openRoomFeed(options: RoomFeedOptions): Promise<RoomFeed> 
       async start() {
         try {
           if (plan.anchor !== undefined) await replay(plan.anchor, info.epoch);
+          if (ended) throw ended;
           if (phase !== "buffering") return;
           const buffered = pending;
           pending = [];

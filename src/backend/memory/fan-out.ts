@@ -6,7 +6,12 @@
  * @module
  */
 import { BackendClosedError } from "../errors.js";
-import type { FanOut, FanOutSubscription, StoredMessage } from "../types.js";
+import type {
+  FanOut,
+  FanOutSubscribeOptions,
+  FanOutSubscription,
+  StoredMessage,
+} from "../types.js";
 
 /** A {@link FanOut} that is fed by its message log through `publish`. */
 export interface InProcessFanOut extends FanOut {
@@ -17,13 +22,17 @@ export interface InProcessFanOut extends FanOut {
    * current message, so every subscriber still sees offset order.
    */
   publish(message: StoredMessage): void;
-  /** Closes every subscription; later `subscribe` calls reject. Idempotent. */
+  /**
+   * Ends every open subscription with {@link BackendClosedError} (calling
+   * each `onEnd`); later `subscribe` calls reject with it. Idempotent.
+   */
   close(): void;
 }
 
 interface Subscription {
   readonly room: string;
   readonly listener: (message: StoredMessage) => void;
+  readonly onEnd: ((reason: Error) => void) | undefined;
   open: boolean;
 }
 
@@ -32,7 +41,7 @@ interface Subscription {
  *
  * @example
  * const fanout = createInProcessFanOut();
- * const sub = await fanout.subscribe("lobby", (m) => queue.push(m));
+ * const sub = await fanout.subscribe("lobby", (m) => queue.push(m), { onEnd: (e) => queue.fail(e) });
  * fanout.publish(message); // queue now holds message if message.room === "lobby"
  * sub.close();
  */
@@ -53,6 +62,17 @@ export function createInProcessFanOut(): InProcessFanOut {
     if (set.size === 0) rooms.delete(sub.room);
   }
 
+  /** Ends a subscription on the backend's side and reports it once. */
+  function end(sub: Subscription, reason: Error): void {
+    if (!sub.open) return;
+    remove(sub);
+    try {
+      sub.onEnd?.(reason);
+    } catch {
+      // The contract says what onEnd throws is ignored.
+    }
+  }
+
   function deliver(message: StoredMessage): void {
     const set = rooms.get(message.room);
     if (!set) return;
@@ -60,9 +80,9 @@ export function createInProcessFanOut(): InProcessFanOut {
       if (!sub.open) continue;
       try {
         sub.listener(message);
-      } catch {
+      } catch (err) {
         // A throwing listener is broken; the contract says it is closed.
-        remove(sub);
+        end(sub, err instanceof Error ? err : new Error("fan-out listener threw", { cause: err }));
       }
     }
   }
@@ -71,10 +91,10 @@ export function createInProcessFanOut(): InProcessFanOut {
     get activeSubscriptions() {
       return active;
     },
-    async subscribe(room, listener): Promise<FanOutSubscription> {
+    async subscribe(room, listener, options?: FanOutSubscribeOptions): Promise<FanOutSubscription> {
       if (closed) throw new BackendClosedError();
       // Registered synchronously, before the returned promise resolves.
-      const sub: Subscription = { room, listener, open: true };
+      const sub: Subscription = { room, listener, onEnd: options?.onEnd, open: true };
       let set = rooms.get(room);
       if (!set) {
         set = new Set();
@@ -99,7 +119,8 @@ export function createInProcessFanOut(): InProcessFanOut {
     close() {
       if (closed) return;
       closed = true;
-      for (const set of [...rooms.values()]) for (const sub of [...set]) remove(sub);
+      const reason = new BackendClosedError();
+      for (const set of [...rooms.values()]) for (const sub of [...set]) end(sub, reason);
     },
   };
 }
