@@ -47,6 +47,11 @@ export interface StoredMessage {
   readonly time: number;
   /** The sender's idempotency key; "" when none was given. */
   readonly clientMessageId: string;
+  /**
+   * W3C `traceparent` of the Send that stored the message, when it was traced,
+   * so deliveries can link to it. Stored and returned as is; never sent to clients.
+   */
+  readonly traceparent?: string;
 }
 
 /** What `MessageLog.append` stores. */
@@ -57,6 +62,8 @@ export interface AppendInput {
   readonly attachments: readonly StoredFile[];
   /** Idempotency key; "" disables deduplication for this append. */
   readonly clientMessageId: string;
+  /** W3C `traceparent` of the producing call, kept with the message (see StoredMessage). */
+  readonly traceparent?: string;
 }
 
 /** Result of `MessageLog.append`. */
