@@ -116,8 +116,13 @@ suite("Send", () => {
     ],
     [
       "client_message_id over 128 characters",
-      { room: "ok", clientMessageId: "k".repeat(129) },
+      { room: "ok", text: "hi", clientMessageId: "k".repeat(129) },
       /^client_message_id: must be at most 128/,
+    ],
+    [
+      "an empty text without attachments",
+      { room: "ok", text: "" },
+      /^text: must not be empty when there are no attachments/,
     ],
   ];
   for (const [what, req, message] of invalid) {

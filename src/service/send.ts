@@ -30,8 +30,8 @@ import {
  * Validates, authorizes and stores one message. `path` prefixes field names
  * in error messages (`""` for Send, `"send."` for a Chat frame).
  *
- * Checks, in order: room name, text, attachment count and ids,
- * client_message_id (InvalidArgument); publish permission (PermissionDenied);
+ * Checks, in order: room name, text, attachment count, text or attachments
+ * present, client_message_id (InvalidArgument); publish permission (PermissionDenied);
  * attachments exist (InvalidArgument naming `attachment_file_ids[i]`).
  *
  * @example
@@ -51,6 +51,9 @@ export async function sendMessage(
     `${path}attachment_file_ids`,
     deps.limits.maxAttachments,
   );
+  if (req.text === "" && req.attachmentFileIds.length === 0) {
+    throw invalidArgument(`${path}text`, "must not be empty when there are no attachments");
+  }
   validateClientMessageId(req.clientMessageId, `${path}client_message_id`);
   authorizePublish(user, room);
   const attachments: StoredFile[] = [];
