@@ -3,7 +3,7 @@
 //   1. generated code is current (buf generate into a temp dir, compared with src/gen)
 //   2. buf lint
 //   3. buf breaking against the previous commit's schema
-//   4. tsc --noEmit
+//   4. tsc --noEmit (and the web app: tsc -p web, vite build into web/dist)
 //   5. biome check (format + lint)
 //   6. every test file under test/ (node:test, real sockets)
 // Pass test file paths to run only those in step 6: `npm test -- test/e2e-send.test.ts`.
@@ -49,28 +49,37 @@ function listFiles(dir) {
   return out;
 }
 
+// Each generated tree and the buf template that produces it (no template: buf.gen.yaml).
+const generatedTrees = [
+  { dir: "src/gen", template: undefined },
+  // grpc.testing interop protos, used only by test/interop-*.test.ts
+  { dir: "test/interop/gen", template: "test/interop/buf.gen.yaml" },
+];
+
 step("generated code is current (buf generate)", () => {
-  const tmp = mkdtempSync(join(tmpdir(), "switchboard-gen-"));
-  try {
-    run(bin("buf"), ["generate", "-o", tmp]);
-    const fresh = join(tmp, "src", "gen");
-    const want = listFiles(fresh)
-      .map((f) => relative(fresh, f))
-      .sort();
-    const have = listFiles("src/gen")
-      .map((f) => relative("src/gen", f))
-      .sort();
-    const problems = [];
-    for (const f of want) {
-      if (!have.includes(f)) problems.push(`missing: src/gen/${f}`);
-      else if (!readFileSync(join(fresh, f)).equals(readFileSync(join("src/gen", f))))
-        problems.push(`stale: src/gen/${f}`);
+  for (const { dir, template } of generatedTrees) {
+    const tmp = mkdtempSync(join(tmpdir(), "switchboard-gen-"));
+    try {
+      run(bin("buf"), ["generate", "-o", tmp, ...(template ? ["--template", template] : [])]);
+      const fresh = join(tmp, dir);
+      const want = listFiles(fresh)
+        .map((f) => relative(fresh, f))
+        .sort();
+      const have = listFiles(dir)
+        .map((f) => relative(dir, f))
+        .sort();
+      const problems = [];
+      for (const f of want) {
+        if (!have.includes(f)) problems.push(`missing: ${dir}/${f}`);
+        else if (!readFileSync(join(fresh, f)).equals(readFileSync(join(dir, f))))
+          problems.push(`stale: ${dir}/${f}`);
+      }
+      for (const f of have) if (!want.includes(f)) problems.push(`not generated: ${dir}/${f}`);
+      if (problems.length > 0)
+        throw new Error(`${problems.join("\n")}\nrun \`npm run generate\` and commit ${dir}`);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
     }
-    for (const f of have) if (!want.includes(f)) problems.push(`not generated: src/gen/${f}`);
-    if (problems.length > 0)
-      throw new Error(`${problems.join("\n")}\nrun \`npm run generate\` and commit src/gen`);
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
   }
 });
 
@@ -106,6 +115,13 @@ step("buf breaking against the previous commit", () => {
 });
 
 step("tsc --noEmit", () => run(bin("tsc"), ["--noEmit", "-p", "."]));
+
+// The browser app (web/, its own tsconfig with the DOM lib) type-checks and builds into
+// web/dist, which the server serves at `/` and test/web-*.test.ts drive in Chromium.
+step("web app: tsc -p web, vite build", () => {
+  run(bin("tsc"), ["--noEmit", "-p", "web"]);
+  run(bin("vite"), ["build", "--config", "web/vite.config.ts", "--logLevel", "warn"]);
+});
 
 step("biome check", () => run(bin("biome"), ["check", "."]));
 

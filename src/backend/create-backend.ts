@@ -3,12 +3,16 @@
  *
  * @module
  */
+import { createJetStreamBackend, type JetStreamBackendOptions } from "./jetstream/index.js";
 import { createMemoryBackend } from "./memory/index.js";
 import { createSqliteBackend } from "./sqlite/index.js";
 import type { Backend } from "./types.js";
 
 /** Which backend to run, with its settings. */
-export type BackendConfig = { kind: "memory" } | { kind: "sqlite"; dataDir: string };
+export type BackendConfig =
+  | { kind: "memory" }
+  | { kind: "sqlite"; dataDir: string }
+  | ({ kind: "jetstream" } & JetStreamBackendOptions);
 
 /**
  * Opens the configured backend.
@@ -22,6 +26,10 @@ export async function createBackend(config: BackendConfig): Promise<Backend> {
       return createMemoryBackend();
     case "sqlite":
       return createSqliteBackend({ dataDir: config.dataDir });
+    case "jetstream": {
+      const { kind: _kind, ...options } = config;
+      return createJetStreamBackend(options);
+    }
     default: {
       const unknown: never = config;
       throw new Error(

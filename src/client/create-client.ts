@@ -21,6 +21,7 @@ import {
   type HttpVersion,
   type SwitchboardProtocol,
 } from "./node-transport.js";
+import { createNodeTunnelTransport } from "./node-tunnel-transport.js";
 
 /** Options of {@link createSwitchboardClient}. */
 export interface SwitchboardClientOptions {
@@ -39,6 +40,11 @@ export interface SwitchboardClientOptions {
   readonly interceptors?: Interceptor[];
   /** Client-side deadline for unary calls without their own. */
   readonly defaultTimeoutMs?: number;
+  /**
+   * "tunnel": every call goes through the WebSocket tunnel (docs/tunnel.md)
+   * instead of HTTP; `protocol` and `httpVersion` are then ignored. Default "http".
+   */
+  readonly transport?: "http" | "tunnel";
 }
 
 /** The Node.js SDK: core helpers plus file helpers. */
@@ -70,6 +76,15 @@ export function createSwitchboardClient(options: SwitchboardClientOptions): Swit
     defaultTimeoutMs: options.defaultTimeoutMs,
     interceptors: [createBearerInterceptor(options.token), ...(options.interceptors ?? [])],
   };
+  if (options.transport === "tunnel") {
+    const tunnel = createNodeTunnelTransport(transportOptions);
+    const tunnelCore = createSwitchboardCore(createClient(ChatService, tunnel));
+    return {
+      ...tunnelCore,
+      uploadFile: (path, opts) => uploadFile(tunnelCore, path, opts),
+      downloadFile: (fileId, path, opts) => downloadFile(tunnelCore, fileId, path, opts),
+    };
+  }
   const transport = createNodeTransport({ ...transportOptions, httpVersion: options.httpVersion });
   const core = createSwitchboardCore(createClient(ChatService, transport));
   // Bidirectional streaming needs HTTP/2: Connect and gRPC-Web default to

@@ -53,6 +53,41 @@ export function isTransientError(err: unknown): boolean {
   }
 }
 
+/** Header/trailer in which the server says how long to wait before retrying (rate limits). */
+export const retryAfterHeader = "retry-after-ms";
+
+/** Header/trailer with the last offsets a stream delivered, sent when the server asks clients to reconnect. */
+export const resumeOffsetsHeader = "switchboard-resume-offsets";
+
+/**
+ * The wait the server asked for before a retry, in milliseconds: the
+ * `retry-after-ms` header or trailer of a ResourceExhausted error (a rate
+ * limit). Undefined for any other error.
+ *
+ * @example
+ * const wait = retryAfterMs(err); // e.g. 120
+ */
+export function retryAfterMs(err: unknown): number | undefined {
+  const ce = ConnectError.from(err);
+  if (ce.code !== Code.ResourceExhausted) return undefined;
+  const raw = ce.metadata.get(retryAfterHeader);
+  if (raw === null || !/^\d+$/.test(raw.trim())) return undefined;
+  return Math.min(Number(raw), 60_000);
+}
+
+/**
+ * True when the server ended a stream on purpose and asked the client to
+ * reconnect now (maximum stream age, shutdown): the error is `unavailable`
+ * and carries the `switchboard-resume-offsets` hint.
+ *
+ * @example
+ * if (isReconnectHint(err)) reconnectNow();
+ */
+export function isReconnectHint(err: unknown): boolean {
+  const ce = ConnectError.from(err);
+  return ce.code === Code.Unavailable && ce.metadata.has(resumeOffsetsHeader);
+}
+
 /**
  * True when retrying cannot help: authentication, permission, invalid
  * arguments, unknown ids and the like.

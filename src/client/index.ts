@@ -35,6 +35,10 @@ export {
   type HttpVersion,
   type SwitchboardProtocol,
 } from "./node-transport.js";
+export {
+  createNodeTunnelTransport,
+  type NodeTunnelTransportOptions,
+} from "./node-tunnel-transport.js";
 export { type SendOptions, sendWithRetry } from "./send.js";
 export {
   type RoomSubscription,
@@ -43,4 +47,18 @@ export {
   type SubscriptionEvent,
   subscribeWithResume,
 } from "./subscribe.js";
+export type { TunnelWebSocket, TunnelWebSocketFactory } from "./tunnel-connection.js";
+export {
+  decodeTunnelFrame,
+  encodeTunnelFrame,
+  TunnelFlag,
+  type TunnelFrame,
+  tunnelPath,
+} from "./tunnel-frame.js";
+export {
+  createTunnelTransport,
+  type TunnelTransport,
+  type TunnelTransportOptions,
+  tunnelUrl,
+} from "./tunnel-transport.js";
 export { rechunk, type UploadMeta, type UploadOptions, uploadStream } from "./upload.js";

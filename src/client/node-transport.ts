@@ -11,6 +11,7 @@ import {
   createGrpcTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
+import { context, propagation } from "@opentelemetry/api";
 
 /** Wire protocols Switchboard serves on one port. */
 export type SwitchboardProtocol = "grpc" | "connect" | "grpc-web";
@@ -20,6 +21,22 @@ export type HttpVersion = "1.1" | "2";
 
 /** The protocols, for validating user input. */
 export const switchboardProtocols: readonly SwitchboardProtocol[] = ["grpc", "connect", "grpc-web"];
+
+/**
+ * Puts the W3C trace context (`traceparent`, `tracestate`) of the active
+ * OpenTelemetry context into each request, so the server's span continues
+ * the caller's trace. Does nothing unless the application registered a
+ * global propagator (e.g. with the OpenTelemetry Node SDK).
+ *
+ * @example
+ * createGrpcTransport({ baseUrl, interceptors: [traceContextInterceptor] });
+ */
+export const traceContextInterceptor: Interceptor = (next) => (req) => {
+  propagation.inject(context.active(), req.header, {
+    set: (headers, key, value) => headers.set(key, value),
+  });
+  return next(req);
+};
 
 /** Settings of {@link createNodeTransport}. */
 export interface NodeTransportOptions {
@@ -45,7 +62,8 @@ export interface NodeTransportOptions {
 
 /**
  * Creates a connect-node transport for `protocol`, speaking binary protobuf
- * and accepting gzip.
+ * and accepting gzip. Requests carry the active OpenTelemetry trace context
+ * (see {@link traceContextInterceptor}).
  *
  * @example
  * const transport = createNodeTransport({ baseUrl: "http://127.0.0.1:8080", protocol: "connect" });
@@ -55,7 +73,7 @@ export function createNodeTransport(options: NodeTransportOptions): Transport {
   const common = {
     baseUrl: options.baseUrl,
     useBinaryFormat: true,
-    interceptors: options.interceptors ?? [],
+    interceptors: [traceContextInterceptor, ...(options.interceptors ?? [])],
     defaultTimeoutMs: options.defaultTimeoutMs,
   };
   const http2 = { pingIntervalMs: options.pingIntervalMs ?? 30_000 };

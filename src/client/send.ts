@@ -8,7 +8,7 @@ import { ConnectError } from "@connectrpc/connect";
 import type { SendResponse } from "../gen/switchboard/chat/v1/chat_pb.js";
 import { type BackoffOptions, createBackoff, sleep } from "./backoff.js";
 import type { ChatClient } from "./chat-client.js";
-import { isTransientError } from "./errors.js";
+import { isTransientError, retryAfterMs } from "./errors.js";
 
 /** Options of {@link sendWithRetry}. */
 export interface SendOptions {
@@ -31,7 +31,9 @@ export interface SendOptions {
 /**
  * Sends one message, retrying transient failures (server unreachable or
  * restarting, broken connection) with backoff and the same
- * `client_message_id`. The response's `duplicate` is true when an earlier
+ * `client_message_id`. A rate-limited send (`resource_exhausted` with a
+ * `retry-after-ms` header or trailer) is retried after the time the server
+ * asked for. The response's `duplicate` is true when an earlier
  * attempt had already stored the message.
  *
  * @example
@@ -58,8 +60,14 @@ export async function sendWithRetry(
         { signal: options.signal, timeoutMs: options.timeoutMs },
       );
     } catch (err) {
-      if (options.signal?.aborted || attempt >= maxAttempts || !isTransientError(err)) throw err;
-      const delayMs = backoff.next();
+      // A rate limit says when to come back: wait that long (plus up to 10 %).
+      const retryAfter = retryAfterMs(err);
+      const retryable = retryAfter !== undefined || isTransientError(err);
+      if (options.signal?.aborted || attempt >= maxAttempts || !retryable) throw err;
+      const delayMs =
+        retryAfter !== undefined
+          ? Math.ceil(retryAfter * (1 + 0.1 * Math.random()))
+          : backoff.next();
       options.onRetry?.({ attempt, delayMs, error: ConnectError.from(err) });
       await sleep(delayMs, options.signal);
     }

@@ -11,7 +11,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Message, RoomState } from "../gen/switchboard/chat/v1/chat_pb.js";
 import { type BackoffOptions, createBackoff, sleep } from "./backoff.js";
 import type { ChatClient } from "./chat-client.js";
-import { isTerminalError } from "./errors.js";
+import { isReconnectHint, isTerminalError } from "./errors.js";
 import {
   acceptMessage,
   applyRoomState,
@@ -68,7 +68,9 @@ export interface SubscribeOptions {
 /**
  * Follows rooms, reconnecting with capped, jittered exponential backoff after
  * any failure except authentication, permission and invalid-argument errors
- * (which are thrown). Every reconnect asks each room for the messages after
+ * (which are thrown). When the server ends the stream with a resume hint
+ * (`unavailable` with the `switchboard-resume-offsets` trailer: maximum
+ * stream age, shutdown) it reconnects at once. Every reconnect asks each room for the messages after
  * the last one delivered, in the same epoch; messages are also de-duplicated
  * by offset, so the caller sees no gap and no duplicate. Breaking out of the
  * loop or aborting `signal` closes the stream.
@@ -142,9 +144,13 @@ export async function* subscribeWithResume(
       signal?.removeEventListener("abort", onAbort);
       controller.abort();
     }
-    failures++;
+    // The server ended the stream on purpose (maximum stream age, shutdown)
+    // and asked for a reconnect: go again at once, with a little jitter so that
+    // many subscribers do not arrive together. Not counted as a failure.
+    const planned = isReconnectHint(failure) && failures === 0;
+    if (!planned) failures++;
     if (failures >= maxAttempts) throw failure;
-    const delayMs = backoff.next();
+    const delayMs = planned ? Math.round(Math.random() * 50) : backoff.next();
     yield { type: "reconnecting", attempt: failures, delayMs, error: failure };
     try {
       await sleep(delayMs, signal);

@@ -7,6 +7,13 @@
  * before the request body is read, so unauthenticated uploads cost nothing)
  * and an interceptor (for in-memory transports in tests).
  *
+ * Exception: the gate lets calls of the services named in
+ * `anonymousServices` through without a token and without a user. The
+ * server passes exactly the standard endpoints — gRPC health
+ * (`grpc.health.v1.Health`, for probes that carry no credentials) and
+ * server reflection (it only describes the public schema); see
+ * create-request-handler.ts.
+ *
  * @module
  */
 
@@ -43,13 +50,20 @@ export async function authenticate(
 
 /**
  * Creates a connect `requestGate` that authenticates each call before its
- * body is read and stores the user under `kUser`.
+ * body is read and stores the user under `kUser`. Calls of services in
+ * `anonymousServices` (fully-qualified names) pass unauthenticated.
  *
  * @example
  * connectNodeAdapter({ routes, requestGate: createAuthGate(secret) });
+ * createAuthGate(secret, ["grpc.health.v1.Health"]);
  */
-export function createAuthGate(secret: Uint8Array): (ctx: HandlerContext) => Promise<void> {
+export function createAuthGate(
+  secret: Uint8Array,
+  anonymousServices: readonly string[] = [],
+): (ctx: HandlerContext) => Promise<void> {
+  const anonymous = new Set(anonymousServices);
   return async (ctx) => {
+    if (anonymous.has(ctx.service.typeName)) return;
     ctx.values.set(kUser, await authenticate(secret, ctx.requestHeader));
   };
 }

@@ -1,27 +1,30 @@
 /**
  * Errors never leak internals: anything that is not a `ConnectError`
  * reaches clients as `internal` / "internal error", with the original kept
- * in `cause` and logged. Connect already does this for the wire; this
- * interceptor makes it explicit and adds the log line.
+ * in `cause` and logged (a structured `error` line with the procedure and
+ * the cause, see {@link createLoggerErrorLog}). Connect already does this
+ * for the wire; this interceptor makes it explicit and adds the log line.
  *
  * @module
  */
 
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { describeError, type Logger } from "../observability/logger.js";
 
 /** Where failed calls are reported. */
 export type ErrorLog = (line: string, cause: unknown) => void;
 
-/** Logs to stderr; with `withStack`, the cause's stack is included. */
-export function createStderrErrorLog(withStack: boolean): ErrorLog {
+/**
+ * Logs internal errors through the server's structured logger, at level
+ * `error`: `{"msg":"<procedure> failed","error":{"type","message",…}}`, with
+ * the stack (and the causes' stacks) only when `withStack` (dev mode).
+ *
+ * @example
+ * createErrorInterceptor(createLoggerErrorLog(logger, config.dev));
+ */
+export function createLoggerErrorLog(logger: Logger, withStack: boolean): ErrorLog {
   return (line, cause) => {
-    const detail =
-      cause instanceof Error
-        ? withStack
-          ? (cause.stack ?? cause.message)
-          : cause.message
-        : String(cause);
-    console.error(`switchboard: ${line}: ${detail}`);
+    logger.error({ error: describeError(cause, withStack) }, line);
   };
 }
 
@@ -31,7 +34,7 @@ export function createStderrErrorLog(withStack: boolean): ErrorLog {
  * Code.Internal)` and logs every internal error with its cause.
  *
  * @example
- * connectNodeAdapter({ routes, interceptors: [createErrorInterceptor(createStderrErrorLog(false))] });
+ * connectNodeAdapter({ routes, interceptors: [createErrorInterceptor(createLoggerErrorLog(logger, false))] });
  */
 export function createErrorInterceptor(log: ErrorLog): Interceptor {
   return (next) => async (req) => {

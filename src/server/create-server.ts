@@ -5,6 +5,8 @@
  */
 
 import { createBackend } from "../backend/create-backend.js";
+import { instrumentBackend } from "../observability/instrument-backend.js";
+import { createObservability, type Observability } from "../observability/observability.js";
 import { createChatService } from "../service/chat-service.js";
 import { type ServerConfig, validateServerConfig } from "./config.js";
 import { loadJwtSecret } from "./jwt-secret.js";
@@ -27,14 +29,25 @@ export type { SwitchboardServer } from "./serve.js";
 export async function createSwitchboardServer(config: ServerConfig): Promise<SwitchboardServer> {
   validateServerConfig(config);
   const secret = await loadJwtSecret(config);
+  // Cluster mode: a NATS section makes the backend JetStream, whatever `backend` says.
   const backend = await createBackend(
-    config.backend === "memory" ? { kind: "memory" } : { kind: "sqlite", dataDir: config.dataDir },
+    config.nats
+      ? { kind: "jetstream", ...config.nats }
+      : config.backend === "memory"
+        ? { kind: "memory" }
+        : { kind: "sqlite", dataDir: config.dataDir },
   );
+  let observability: Observability | undefined;
   try {
-    const service = createChatService({ backend, limits: config.limits });
-    return await serveChatService({ config, secret, backend, service });
+    // Metrics, OTEL_* tracing and logs; the service's backend calls are timed.
+    observability = createObservability({ logLevel: config.logLevel ?? "info", otel: config.otel });
+    const timed = instrumentBackend(backend, observability.metrics);
+    const service = createChatService({ backend: timed, limits: config.limits });
+    // The browser app (web/dist) is served at `/` on the same port.
+    return await serveChatService({ config, secret, backend, service, webApp: {}, observability });
   } catch (e) {
     await backend.close();
+    await observability?.close();
     throw e;
   }
 }

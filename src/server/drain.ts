@@ -19,8 +19,15 @@ export interface Drain {
   readonly shutdownSignal: AbortSignal;
   /** True once `drain` was called. */
   readonly draining: boolean;
+  /** Tracked requests whose response has not closed yet. */
+  readonly inFlight: number;
   /** Counts a request until its response closes. Call for every request. */
   track(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void;
+  /**
+   * Counts a call that is not an HTTP request (a WebSocket tunnel call) until
+   * the returned function is called (idempotent).
+   */
+  trackCall(): () => void;
   /**
    * Ends streaming calls now, waits up to `graceMs` for every tracked request
    * to finish, then aborts the rest. Resolves when the grace is over or no
@@ -65,6 +72,9 @@ export function createDrain(): Drain {
   return {
     interceptor,
     shutdownSignal: shutdown.signal,
+    get inFlight() {
+      return inFlight;
+    },
     get draining() {
       return draining !== undefined;
     },
@@ -74,6 +84,16 @@ export function createDrain(): Drain {
         inFlight--;
         if (inFlight === 0) idle?.();
       });
+    },
+    trackCall() {
+      inFlight++;
+      let ended = false;
+      return () => {
+        if (ended) return;
+        ended = true;
+        inFlight--;
+        if (inFlight === 0) idle?.();
+      };
     },
     drain(graceMs) {
       draining ??= drain(graceMs);

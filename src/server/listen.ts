@@ -16,6 +16,8 @@ import http from "node:http";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import net from "node:net";
+import type { Duplex } from "node:stream";
+import { type KeepaliveOptions, watchSession } from "./limits/keepalive.js";
 
 /** A request handler usable by both `node:http` and `node:http2`. */
 export type NodeHandler = (
@@ -36,12 +38,20 @@ export interface ListenOptions {
   tls?: { cert: Buffer; key: Buffer };
   /** Cleartext: drop connections that send no decisive first bytes in time. Default 10 s. */
   sniffTimeoutMs?: number;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection. Default: Node's (unlimited). */
+  maxConcurrentStreams?: number;
+  /** HTTP/2 PING keepalive and idle timeout (see limits/keepalive.ts). Default: none. */
+  keepalive?: KeepaliveOptions;
+  /** HTTP/1.1 `Upgrade` requests (the WebSocket tunnel), cleartext and TLS. Default: none. */
+  onUpgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
 }
 
 /** A listening server. */
 export interface Listener {
   /** The bound port. */
   readonly port: number;
+  /** Open TCP connections (any protocol). */
+  readonly connections: number;
   /** Stops accepting; asks HTTP/2 clients to go away (GOAWAY) and idle HTTP/1.1 connections to close. */
   stopAccepting(): void;
   /** Destroys every remaining connection and resolves when the socket is closed. Idempotent. */
@@ -67,9 +77,14 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
   };
   const onSession = (session: http2.ServerHttp2Session) => {
     session.on("error", ignore);
+    if (opts.keepalive) watchSession(session, opts.keepalive);
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
   };
+  const h2Settings: http2.Settings =
+    opts.maxConcurrentStreams === undefined
+      ? {}
+      : { maxConcurrentStreams: opts.maxConcurrentStreams };
   let h1: http.Server | undefined;
   let root: net.Server;
   if (opts.tls) {
@@ -78,6 +93,7 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
         cert: opts.tls.cert,
         key: opts.tls.key,
         allowHTTP1: true,
+        settings: h2Settings,
         ALPNProtocols: ["h2", "http/1.1"],
       },
       opts.handler,
@@ -87,21 +103,29 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
     secure.on("stream", (stream) => stream.on("error", ignore));
     secure.on("tlsClientError", (_err, socket) => socket.destroy());
     secure.on("sessionError", ignore);
+    if (opts.onUpgrade) secure.on("upgrade", opts.onUpgrade);
     root = secure;
   } else {
-    const h2 = http2.createServer({}, opts.handler);
+    const h2 = http2.createServer({ settings: h2Settings }, opts.handler);
     h2.on("session", onSession);
     h2.on("stream", (stream) => stream.on("error", ignore));
     h2.on("sessionError", ignore);
     // No whole-request timeout: client-streaming calls (Upload) may take long.
     // Headers must still arrive within a minute.
     const server1 = http.createServer({ requestTimeout: 0, headersTimeout: 60_000 }, opts.handler);
-    server1.on("clientError", (_err, socket) => {
-      if (socket.writable && !socket.writableEnded) {
-        socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    server1.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+      // Already answered: the parser reports each further chunk again.
+      if (socket.writableEnded) return;
+      if (!socket.writable) {
+        socket.destroy();
+        return;
       }
-      socket.destroy();
+      socket.end(
+        `HTTP/1.1 ${clientErrorStatus(err)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+      );
+      lingerThenDestroy(socket);
     });
+    if (opts.onUpgrade) server1.on("upgrade", opts.onUpgrade);
     h1 = server1;
     const timeout = opts.sniffTimeoutMs ?? 10_000;
     root = net.createServer((socket) => {
@@ -127,6 +151,9 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
   };
   return {
     port,
+    get connections() {
+      return sockets.size;
+    },
     stopAccepting,
     async close() {
       stopAccepting();
@@ -135,6 +162,35 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
       await rootClosed;
     },
   };
+}
+
+/**
+ * The status line for a request node:http could not parse, as node's own
+ * default handler answers: 431 when the request line and headers exceed
+ * `maxHeaderSize` (16 KiB), 408 when they did not arrive within
+ * `headersTimeout`, 400 for anything else.
+ */
+function clientErrorStatus(err: NodeJS.ErrnoException): string {
+  if (err.code === "HPE_HEADER_OVERFLOW") return "431 Request Header Fields Too Large";
+  if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") return "408 Request Timeout";
+  return "400 Bad Request";
+}
+
+/** How long a connection answered with a parse error may still send before it is cut. */
+const lingerMs = 2_000;
+
+/**
+ * Lingering close (as Apache and nginx do it): after the error response the
+ * socket is half-closed and what the client still sends is read and
+ * dropped, until the client closes too or `lingerMs` pass. Destroying the
+ * socket at once while the client is still sending makes the kernel answer
+ * with RST, and the client then loses the response it was already sent.
+ */
+function lingerThenDestroy(socket: Duplex): void {
+  const timer = setTimeout(() => socket.destroy(), lingerMs);
+  timer.unref();
+  socket.once("close", () => clearTimeout(timer));
+  socket.resume();
 }
 
 /**

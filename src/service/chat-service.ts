@@ -19,6 +19,7 @@ import type { ServiceDeps } from "./deps.js";
 import { createDownloadHandler } from "./download.js";
 import { createHistoryHandler } from "./history.js";
 import { resolveServiceLimits, type ServiceLimits } from "./limits.js";
+import { createRateLimiter } from "./rate-limit.js";
 import { createSendHandler } from "./send.js";
 import { createSubscribeHandler } from "./subscribe.js";
 import { createUploadHandler } from "./upload.js";
@@ -40,9 +41,11 @@ export interface ChatServiceDeps {
  *   router.service(ChatService, createChatService({ backend, limits: { maxTextBytes: 4096 } }));
  */
 export function createChatService(deps: ChatServiceDeps): ServiceImpl<typeof ChatService> {
+  const limits = resolveServiceLimits(deps.limits);
   const resolved: ServiceDeps = {
     backend: deps.backend,
-    limits: resolveServiceLimits(deps.limits),
+    limits,
+    sendLimiter: createRateLimiter({ ratePerSec: limits.sendRatePerSec, burst: limits.sendBurst }),
   };
   return {
     send: createSendHandler(resolved),

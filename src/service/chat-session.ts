@@ -25,6 +25,7 @@ import type { EventQueue } from "./event-queue.js";
 import { openRoomFeed, type RoomFeed } from "./room-feed.js";
 import { sendMessage } from "./send.js";
 import { controlEventBytes, queueSink } from "./stream-events.js";
+import { type CallTelemetry, noCallTelemetry } from "./telemetry.js";
 import { invalidArgument, validateRoom, validateRoomPosition } from "./validate.js";
 
 /** One Chat stream's rooms and frame handling. */
@@ -47,6 +48,8 @@ export interface ChatSessionOptions {
   readonly user: AuthenticatedUser;
   readonly queue: EventQueue<ChatResponse>;
   readonly signal: AbortSignal;
+  /** The Chat call's telemetry (message counts, delivery spans); none by default. */
+  readonly telemetry?: CallTelemetry;
 }
 
 /**
@@ -69,6 +72,7 @@ export interface ChatSessionOptions {
  */
 export function createChatSession(options: ChatSessionOptions): ChatSession {
   const { deps, user, queue, signal } = options;
+  const telemetry = options.telemetry ?? noCallTelemetry;
   const rooms = new Map<string, JoinedRoom | "joining">();
   let closed = false;
 
@@ -107,8 +111,10 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
     rooms.set(room, "joining");
     const cleanups: (() => void)[] = [];
     try {
-      const sink = queueSink(queue, (message) =>
-        create(ChatResponseSchema, { event: { case: "message", value: message } }),
+      const sink = queueSink(
+        queue,
+        (message) => create(ChatResponseSchema, { event: { case: "message", value: message } }),
+        telemetry,
       );
       const feed = await openRoomFeed({ deps, position, sink, signal });
       cleanups.push(() => feed.close());
@@ -159,7 +165,7 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
   }
 
   async function send(requestId: string, frame: SendRequest): Promise<void> {
-    const result = await sendMessage(deps, user, frame, signal, "send.");
+    const result = await sendMessage(deps, user, frame, signal, "send.", telemetry);
     emit({
       case: "ack",
       value: {

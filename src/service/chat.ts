@@ -17,7 +17,9 @@ import { requireUser } from "./authorize.js";
 import { createChatSession } from "./chat-session.js";
 import type { ServiceDeps } from "./deps.js";
 import { toConnectError } from "./errors.js";
+import { cutOffSlowConsumer } from "./stream-control.js";
 import { createStreamQueue } from "./stream-events.js";
+import { callTelemetry } from "./telemetry.js";
 
 /**
  * Creates the Chat handler.
@@ -37,10 +39,23 @@ export function createChatHandler(deps: ServiceDeps) {
     ctx: HandlerContext,
   ): AsyncGenerator<ChatResponse> {
     const user = requireUser(ctx);
-    const queue = createStreamQueue(deps, ctx.signal, (time) =>
-      create(ChatResponseSchema, { event: { case: "heartbeat", value: { time } } }),
+    const telemetry = callTelemetry(ctx);
+    let closeSession = () => {};
+    const queue = createStreamQueue(
+      deps,
+      ctx.signal,
+      (time) => create(ChatResponseSchema, { event: { case: "heartbeat", value: { time } } }),
+      (error) => {
+        // Failed (e.g. slow consumer): release the rooms now, not when the client reads the error.
+        closeSession();
+        cutOffSlowConsumer(ctx, error, deps.limits.slowConsumerGraceMs);
+        telemetry.streamFailed(error);
+      },
     );
-    const session = createChatSession({ deps, user, queue, signal: ctx.signal });
+    telemetry.watchQueue(queue, ctx.signal);
+    const session = createChatSession({ deps, user, queue, signal: ctx.signal, telemetry });
+    closeSession = () => session.close();
+    if (queue.closed) session.close();
     // Release on the signal too: after a cancel nobody may resume this generator.
     const release = () => session.close();
     ctx.signal.addEventListener("abort", release, { once: true });

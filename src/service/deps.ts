@@ -5,6 +5,7 @@
  */
 import type { Backend } from "../backend/types.js";
 import type { ServiceLimits } from "./limits.js";
+import type { RateLimiter } from "./rate-limit.js";
 
 /** The backend and the resolved limits shared by all handlers of one service instance. */
 export interface ServiceDeps {
@@ -12,4 +13,6 @@ export interface ServiceDeps {
   readonly backend: Backend;
   /** Limits with every default filled in (see `resolveServiceLimits`). */
   readonly limits: ServiceLimits;
+  /** Per-user send rate limiter (see rate-limit.ts); no limit when absent. */
+  readonly sendLimiter?: RateLimiter;
 }

@@ -15,6 +15,7 @@ import { authorizeSubscribe, requireUser } from "./authorize.js";
 import { toFileInfo } from "./convert.js";
 import type { ServiceDeps } from "./deps.js";
 import { throwIfAborted, toConnectError } from "./errors.js";
+import { callTelemetry } from "./telemetry.js";
 import { validateFileId } from "./validate.js";
 
 /**
@@ -51,6 +52,7 @@ export function createDownloadHandler(deps: ServiceDeps) {
       for await (const chunk of rechunk(source, deps.limits.downloadChunkBytes)) {
         throwIfAborted(ctx.signal);
         yield create(DownloadResponseSchema, { payload: { case: "chunk", value: chunk } });
+        callTelemetry(ctx).transferred("download", chunk.byteLength);
       }
     } catch (err) {
       throw toConnectError(err, ctx.signal);

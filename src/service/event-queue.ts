@@ -29,6 +29,8 @@ export interface EventQueueOptions<T> {
   readonly heartbeat: () => T;
   /** Ends the stream (with Canceled or DeadlineExceeded) when aborted. */
   readonly signal: AbortSignal;
+  /** Called once when the stream fails (slow consumer, abort, `fail`), before it is consumed. */
+  readonly onFail?: (error: ConnectError) => void;
 }
 
 /** A bounded, multi-producer, single-consumer event stream. */
@@ -50,6 +52,10 @@ export interface EventQueue<T> extends AsyncIterable<T> {
   end(): void;
   /** True once ended, failed or aborted. */
   readonly closed: boolean;
+  /** Events queued and not yet consumed (for the queue-depth metrics). */
+  readonly length: number;
+  /** Their bytes, as given in `EventMeta.bytes`. */
+  readonly bytes: number;
 }
 
 interface Entry<T> {
@@ -104,6 +110,7 @@ export function createEventQueue<T>(options: EventQueueOptions<T>): EventQueue<T
     queuedBytes = 0;
     settleWriters();
     wake();
+    options.onFail?.(error);
   };
   const onAbort = () => fail(abortError(signal));
   if (signal.aborted) onAbort();
@@ -163,6 +170,12 @@ export function createEventQueue<T>(options: EventQueueOptions<T>): EventQueue<T
   };
 
   return {
+    get length() {
+      return entries.length;
+    },
+    get bytes() {
+      return queuedBytes;
+    },
     get closed() {
       return ended || failure !== undefined;
     },

@@ -21,6 +21,18 @@ export interface ServiceLimits {
   readonly maxQueueBytes: number;
   /** Messages replayed per history read while catching up a subscriber. Default 500. */
   readonly replayPageSize: number;
+  /**
+   * Sustained sends per second per user (Send and Chat send frames), a token
+   * bucket refilled at this rate. Default 500.
+   */
+  readonly sendRatePerSec: number;
+  /** Sends a user may make at once before the rate applies (bucket size). Default 1000. */
+  readonly sendBurst: number;
+  /**
+   * How long a subscriber ended as too slow may take to read that error
+   * before its stream is reset (see stream-control.ts). Default 5 s.
+   */
+  readonly slowConsumerGraceMs: number;
 }
 
 /** Defaults for {@link ServiceLimits}. */
@@ -34,6 +46,9 @@ export const defaultServiceLimits: ServiceLimits = {
   heartbeatIntervalMs: 15_000,
   maxQueueBytes: 8 * 1024 * 1024,
   replayPageSize: 500,
+  sendRatePerSec: 500,
+  sendBurst: 1000,
+  slowConsumerGraceMs: 5_000,
 };
 
 /**

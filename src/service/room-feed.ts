@@ -28,8 +28,11 @@ import { throwIfAborted, toConnectError } from "./errors.js";
 
 /** Where a feed receives its messages. */
 export interface RoomFeedSink {
-  /** One message, in offset order, never twice. Must not block. */
-  message(message: StoredMessage): void;
+  /**
+   * One message, in offset order, never twice. Must not block. `live` is
+   * false for messages replayed from history.
+   */
+  message(message: StoredMessage, live: boolean): void;
   /** Resolves when `bytes` more may be queued (replay waits for the consumer). */
   whenWritable(bytes: number): Promise<void>;
   /**
@@ -88,10 +91,10 @@ export async function openRoomFeed(options: RoomFeedOptions): Promise<RoomFeed> 
   let pendingBytes = 0;
   let last: { epoch: string; offset: bigint } | undefined;
 
-  const deliver = (message: StoredMessage) => {
+  const deliver = (message: StoredMessage, live = true) => {
     if (last && message.epoch === last.epoch && message.offset <= last.offset) return;
     last = { epoch: message.epoch, offset: message.offset };
-    sink.message(message);
+    sink.message(message, live);
   };
   const listener = (message: StoredMessage) => {
     try {
@@ -173,7 +176,7 @@ export async function openRoomFeed(options: RoomFeedOptions): Promise<RoomFeed> 
       for (const message of page.messages) {
         await sink.whenWritable(estimateMessageBytes(message));
         if (phase === "closed") return;
-        deliver(message);
+        deliver(message, false);
       }
       const tail = page.messages.at(-1);
       if (!page.hasMore || tail === undefined) return;

@@ -18,6 +18,8 @@ import type { AuthenticatedUser } from "./context-values.js";
 import { toMessage } from "./convert.js";
 import type { ServiceDeps } from "./deps.js";
 import { toConnectError } from "./errors.js";
+import { checkRate } from "./rate-limit.js";
+import { type CallTelemetry, callTelemetry, noCallTelemetry } from "./telemetry.js";
 import {
   invalidArgument,
   validateAttachmentCount,
@@ -32,10 +34,14 @@ import {
  *
  * Checks, in order: room name, text, attachment count, text or attachments
  * present, client_message_id (InvalidArgument); publish permission (PermissionDenied);
- * attachments exist (InvalidArgument naming `attachment_file_ids[i]`).
+ * the user's send rate (ResourceExhausted with `retry-after-ms`, see
+ * rate-limit.ts); attachments exist (InvalidArgument naming `attachment_file_ids[i]`).
+ *
+ * The call's `telemetry` gives the `traceparent` stored with the message (so
+ * its deliveries link to this call's span) and counts the stored message.
  *
  * @example
- * const { message, duplicate } = await sendMessage(deps, user, req, ctx.signal);
+ * const { message, duplicate } = await sendMessage(deps, user, req, ctx.signal, "", callTelemetry(ctx));
  */
 export async function sendMessage(
   deps: ServiceDeps,
@@ -43,6 +49,7 @@ export async function sendMessage(
   req: SendRequest,
   signal: AbortSignal,
   path = "",
+  telemetry: CallTelemetry = noCallTelemetry,
 ): Promise<AppendResult> {
   const room = validateRoom(req.room, `${path}room`);
   validateText(req.text, `${path}text`, deps.limits.maxTextBytes);
@@ -56,6 +63,10 @@ export async function sendMessage(
   }
   validateClientMessageId(req.clientMessageId, `${path}client_message_id`);
   authorizePublish(user, room);
+  if (deps.sendLimiter) {
+    const { sendRatePerSec: ratePerSec, sendBurst: burst } = deps.limits;
+    checkRate(deps.sendLimiter, user.id, { ratePerSec, burst });
+  }
   const attachments: StoredFile[] = [];
   for (const [i, id] of req.attachmentFileIds.entries()) {
     try {
@@ -67,16 +78,20 @@ export async function sendMessage(
       throw err;
     }
   }
-  return deps.backend.log.append(
+  const traceparent = telemetry.traceparent;
+  const result = await deps.backend.log.append(
     {
       room,
       sender: userRef(user),
       text: req.text,
       attachments,
       clientMessageId: req.clientMessageId,
+      ...(traceparent !== undefined ? { traceparent } : {}),
     },
     signal,
   );
+  if (!result.duplicate) telemetry.published(result.message);
+  return result;
 }
 
 /**
@@ -89,7 +104,7 @@ export function createSendHandler(deps: ServiceDeps) {
   return async (req: SendRequest, ctx: HandlerContext): Promise<SendResponse> => {
     try {
       const user = requireUser(ctx);
-      const result = await sendMessage(deps, user, req, ctx.signal);
+      const result = await sendMessage(deps, user, req, ctx.signal, "", callTelemetry(ctx));
       return toSendResponse(result);
     } catch (err) {
       throw toConnectError(err, ctx.signal);

@@ -16,7 +16,9 @@ import { authorizeSubscribe, requireUser } from "./authorize.js";
 import type { ServiceDeps } from "./deps.js";
 import { toConnectError } from "./errors.js";
 import { openRoomFeed, type RoomFeed } from "./room-feed.js";
+import { cutOffSlowConsumer } from "./stream-control.js";
 import { controlEventBytes, createStreamQueue, queueSink } from "./stream-events.js";
+import { callTelemetry } from "./telemetry.js";
 import { validateRoomPositions } from "./validate.js";
 
 /**
@@ -25,7 +27,9 @@ import { validateRoomPositions } from "./validate.js";
  * Errors: InvalidArgument naming `rooms` / `rooms[i].room` (none, too many,
  * bad name, duplicate); PermissionDenied naming the room; ResourceExhausted
  * ("slow consumer: … last delivered offsets: room=offset, …") when the client
- * reads too slowly; Canceled / DeadlineExceeded on cancel or deadline. When
+ * reads too slowly (a client that does not even read that error within
+ * `limits.slowConsumerGraceMs` gets its stream reset, see stream-control.ts);
+ * Canceled / DeadlineExceeded on cancel or deadline. When
  * the stream ends for any reason every fan-out subscription is closed.
  *
  * @example
@@ -39,13 +43,8 @@ export function createSubscribeHandler(deps: ServiceDeps) {
     const user = requireUser(ctx);
     validateRoomPositions(req.rooms, "rooms", deps.limits);
     for (const position of req.rooms) authorizeSubscribe(user, position.room);
+    const telemetry = callTelemetry(ctx);
 
-    const queue = createStreamQueue(deps, ctx.signal, (time) =>
-      create(SubscribeResponseSchema, { event: { case: "heartbeat", value: { time } } }),
-    );
-    const sink = queueSink(queue, (message) =>
-      create(SubscribeResponseSchema, { event: { case: "message", value: message } }),
-    );
     const feeds: RoomFeed[] = [];
     let finished = false;
     // The generator may sit suspended at a `yield` that nobody resumes after a
@@ -55,6 +54,23 @@ export function createSubscribeHandler(deps: ServiceDeps) {
       for (const feed of feeds) feed.close();
     };
     ctx.signal.addEventListener("abort", release, { once: true });
+    const queue = createStreamQueue(
+      deps,
+      ctx.signal,
+      (time) => create(SubscribeResponseSchema, { event: { case: "heartbeat", value: { time } } }),
+      (error) => {
+        // Failed (e.g. slow consumer): stop receiving now, not when the client reads the error.
+        release();
+        cutOffSlowConsumer(ctx, error, deps.limits.slowConsumerGraceMs);
+        telemetry.streamFailed(error);
+      },
+    );
+    telemetry.watchQueue(queue, ctx.signal);
+    const sink = queueSink(
+      queue,
+      (message) => create(SubscribeResponseSchema, { event: { case: "message", value: message } }),
+      telemetry,
+    );
 
     const run = async () => {
       const opened = await Promise.all(

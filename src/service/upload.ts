@@ -19,6 +19,7 @@ import type { AuthenticatedUser } from "./context-values.js";
 import { toFileInfo } from "./convert.js";
 import type { ServiceDeps } from "./deps.js";
 import { throwIfAborted, toConnectError } from "./errors.js";
+import { callTelemetry } from "./telemetry.js";
 import {
   invalidArgument,
   validateContentType,
@@ -76,6 +77,7 @@ export function createUploadHandler(deps: ServiceDeps) {
         throwIfAborted(ctx.signal);
         const chunk = checkChunk(deps, next.value, received, declared);
         received += chunk.byteLength;
+        callTelemetry(ctx).transferred("upload", chunk.byteLength);
         if (chunk.byteLength > 0) await writer.write(chunk);
       }
       throwIfAborted(ctx.signal);

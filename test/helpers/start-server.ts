@@ -63,6 +63,8 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
       ...defaultServerConfig,
       corsOrigins: [],
       shutdownGraceMs: 1_000,
+      // No per-RPC log lines in test output; internal errors (level error) still show.
+      logLevel: "warn",
       ...opts.config,
       host: "127.0.0.1",
       port: 0,

@@ -79,6 +79,7 @@ export function createMemoryMessageLog(options: MemoryMessageLogOptions): Memory
         attachments: Object.freeze([...input.attachments]),
         time: Date.now(),
         clientMessageId: key,
+        ...(input.traceparent !== undefined ? { traceparent: input.traceparent } : {}),
       });
       room.messages.push(message);
       if (key !== "") {

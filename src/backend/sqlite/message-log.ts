@@ -47,13 +47,15 @@ interface MessageRow {
   attachments: string;
   time: bigint;
   client_message_id: string;
+  /** "" when the message was stored untraced. */
+  traceparent: string;
 }
 
 /** Largest value SQLite can bind: anchors beyond it mean "no bound". */
 const maxInt64 = 0x7fff_ffff_ffff_ffffn;
 
 const columns =
-  "room, msg_offset, id, sender_id, sender_name, text, attachments, time, client_message_id";
+  "room, msg_offset, id, sender_id, sender_name, text, attachments, time, client_message_id, traceparent";
 
 /**
  * Creates the SQLite message log.
@@ -82,7 +84,7 @@ export function createSqliteMessageLog(options: SqliteMessageLogOptions): Messag
      WHERE room = ? AND sender_id = ? AND client_message_id = ? AND client_message_id <> ''`,
   );
   const insertMessage = db.prepare(
-    `INSERT INTO messages (${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO messages (${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const forward = db.prepare<[string, bigint, number], MessageRow>(
     `SELECT ${columns} FROM messages WHERE room = ? AND msg_offset > ?
@@ -115,6 +117,7 @@ export function createSqliteMessageLog(options: SqliteMessageLogOptions): Messag
       attachments: Object.freeze(JSON.parse(row.attachments) as StoredFile[]),
       time: Number(row.time),
       clientMessageId: row.client_message_id,
+      ...(row.traceparent !== "" ? { traceparent: row.traceparent } : {}),
     });
   }
 
@@ -138,6 +141,7 @@ export function createSqliteMessageLog(options: SqliteMessageLogOptions): Messag
       attachments: JSON.stringify(input.attachments),
       time: BigInt(Date.now()),
       client_message_id: input.clientMessageId,
+      traceparent: input.traceparent ?? "",
     };
     insertMessage.run(
       row.room,
@@ -149,6 +153,7 @@ export function createSqliteMessageLog(options: SqliteMessageLogOptions): Messag
       row.attachments,
       row.time,
       row.client_message_id,
+      row.traceparent,
     );
     setHead.run(row.msg_offset, input.room);
     return { message: toMessage(row, room.epoch), duplicate: false };

@@ -16,6 +16,8 @@ type Migration = (db: Database) => void;
  * v1: `meta` (database-wide values, including the database epoch), `rooms`
  * (epoch, head offset, trimmed-through per room), `messages` (unique
  * idempotency index on non-empty keys), `files` (blob metadata).
+ * v2: `messages.traceparent` (W3C trace context of the Send that stored the
+ * message; "" when untraced), for delivery spans linked to it.
  */
 const migrations: readonly Migration[] = [
   (db) => {
@@ -60,6 +62,9 @@ const migrations: readonly Migration[] = [
     db.prepare("INSERT INTO meta (key, value) VALUES ('epoch', ?)").run(
       globalThis.crypto.randomUUID(),
     );
+  },
+  (db) => {
+    db.exec("ALTER TABLE messages ADD COLUMN traceparent TEXT NOT NULL DEFAULT ''");
   },
 ];
 

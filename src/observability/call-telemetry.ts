@@ -1,0 +1,133 @@
+/**
+ * The {@link CallTelemetry} the service sees for one RPC: message counts,
+ * file bytes, queue depth, and the delivery spans of subscriber streams,
+ * each linked to the span of the Send that stored the message.
+ *
+ * @module
+ */
+
+import { type Context, type Link, type Span, SpanKind, type Tracer } from "@opentelemetry/api";
+import type { StoredMessage } from "../backend/types.js";
+import { type CallTelemetry, isSlowConsumerError, type QueueDepth } from "../service/telemetry.js";
+import type { Metrics } from "./metrics.js";
+import { formatTraceparent, parseTraceparent } from "./tracing.js";
+
+/** Name of the span created when a message is handed to a subscriber stream. */
+export const deliverySpanName = "switchboard.deliver";
+
+/** The open stream queues of one server, summed for the queue-depth gauges. */
+export interface QueueRegistry {
+  add(queue: QueueDepth, signal: AbortSignal): void;
+  depth(): { messages: number; bytes: number };
+}
+
+/**
+ * Creates the registry of open stream queues. A queue leaves it when its
+ * call's signal aborts (every call's signal does when the call ends).
+ *
+ * @example
+ * const queues = createQueueRegistry();
+ * metrics.setQueueDepthSource(() => queues.depth());
+ */
+export function createQueueRegistry(): QueueRegistry {
+  const open = new Set<QueueDepth>();
+  return {
+    add(queue, signal) {
+      if (signal.aborted) return;
+      open.add(queue);
+      signal.addEventListener("abort", () => open.delete(queue), { once: true });
+    },
+    depth() {
+      let messages = 0;
+      let bytes = 0;
+      for (const queue of open) {
+        if (queue.closed) continue;
+        messages += queue.length;
+        bytes += queue.bytes;
+      }
+      return { messages, bytes };
+    },
+  };
+}
+
+/** What one call's telemetry reports to. */
+export interface CallTelemetryOptions {
+  readonly metrics: Metrics;
+  readonly queues: QueueRegistry;
+  /** RPC method name, e.g. "Subscribe" (the `method` label). */
+  readonly method: string;
+  /** The call's server span and the context holding it; undefined when not traced. */
+  readonly trace?: { readonly span: Span; readonly context: Context; readonly tracer: Tracer };
+}
+
+/**
+ * Creates the telemetry of one call.
+ *
+ * @example
+ * ctx.values.set(kCallTelemetry, createCallTelemetry({ metrics, queues, method: "Send", trace }));
+ */
+export function createCallTelemetry(options: CallTelemetryOptions): CallTelemetry {
+  const { metrics, queues, method, trace } = options;
+  const traceparent = trace ? formatTraceparent(trace.span.spanContext()) : undefined;
+  return {
+    traceparent,
+    published(message) {
+      metrics.messagesPublished.inc({ method });
+      trace?.span.addEvent("message stored", messageAttributes(message));
+    },
+    delivered(message, live) {
+      metrics.messagesDelivered.inc({ method, phase: live ? "live" : "replay" });
+      if (live) metrics.deliveryLag.observe(Math.max(0, Date.now() - message.time) / 1000);
+      if (trace) startDeliverySpan(trace.tracer, trace.context, message, live).end();
+    },
+    transferred(direction, bytes) {
+      if (bytes <= 0) return;
+      (direction === "upload" ? metrics.uploadBytes : metrics.downloadBytes).inc(bytes);
+    },
+    watchQueue(queue, signal) {
+      queues.add(queue, signal);
+    },
+    streamFailed(error) {
+      if (isSlowConsumerError(error)) metrics.slowConsumerDisconnects.inc({ method });
+    },
+  };
+}
+
+function messageAttributes(message: StoredMessage): Record<string, string | number> {
+  return {
+    "messaging.system": "switchboard",
+    "messaging.destination.name": message.room,
+    "messaging.message.id": message.id,
+    "switchboard.message.offset": Number(message.offset),
+    "switchboard.message.epoch": message.epoch,
+  };
+}
+
+/**
+ * Starts the delivery span of `message` under the subscriber call's context,
+ * linked to the Send span recorded in `message.traceparent`.
+ */
+function startDeliverySpan(
+  tracer: Tracer,
+  parent: Context,
+  message: StoredMessage,
+  live: boolean,
+): Span {
+  const sendSpan = parseTraceparent(message.traceparent);
+  const links: Link[] = sendSpan
+    ? [{ context: sendSpan, attributes: { "switchboard.link": "send" } }]
+    : [];
+  return tracer.startSpan(
+    deliverySpanName,
+    {
+      kind: SpanKind.CONSUMER,
+      links,
+      attributes: {
+        ...messageAttributes(message),
+        "messaging.operation.type": "process",
+        "switchboard.delivery.phase": live ? "live" : "replay",
+      },
+    },
+    parent,
+  );
+}

@@ -1,0 +1,373 @@
+/**
+ * A Switchboard cluster for tests, on loopback: N nodes as child processes
+ * (`bin/switchboard.js serve --nats …`, so a test can `kill -9` one) sharing
+ * one JWT secret, and HAProxy in front of them, configured from
+ * deploy/haproxy.cfg with the nodes' ports and a stats listener the tests
+ * read to see which node serves what. NATS is the caller's (see nats.ts).
+ * Every process started here is killed by `close()`, and also when the test
+ * process exits.
+ *
+ * A missing `haproxy` binary makes {@link startCluster} reject: the tests
+ * fail, they never skip.
+ *
+ * @example
+ * const nats = await startNatsServer();
+ * const cluster = await startCluster({ natsUrls: [nats.url] });
+ * t.after(async () => { await cluster.close(); await nats.stop(); });
+ * const token = await cluster.token({ subject: "ada", rooms: ["*"] });
+ * await cluster.nodes[0].kill(); // SIGKILL
+ *
+ * @module
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type MintClaims, mintToken } from "../../src/auth/tokens.js";
+import { freePort } from "./nats.js";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const switchboardBin = join(root, "bin", "switchboard.js");
+
+/** Path of deploy/haproxy.cfg, the template of every generated configuration. */
+export const haproxyTemplatePath = join(root, "deploy", "haproxy.cfg");
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function track(child: ChildProcess): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once("exit", () => {
+      for (const c of live) c.kill("SIGKILL");
+    });
+  }
+  live.add(child);
+  child.once("exit", () => live.delete(child));
+}
+
+/** Path of the haproxy binary; throws when none is found. */
+export function haproxyBinary(): string {
+  const candidates = [process.env.HAPROXY_BIN, "/usr/sbin/haproxy", "/usr/bin/haproxy"];
+  for (const dir of (process.env.PATH ?? "").split(":")) {
+    if (dir) candidates.push(join(dir, "haproxy"));
+  }
+  for (const c of candidates) if (c && existsSync(c)) return c;
+  throw new Error("haproxy binary not found (install the Debian package haproxy)");
+}
+
+/**
+ * deploy/haproxy.cfg with one `server` line per node address in place of the
+ * lines between `# nodes:begin` and `# nodes:end`, and, with `statsBind`, a
+ * stats listener whose CSV is at `/;csv`.
+ *
+ * @example
+ * renderHaproxyConfig(template, { nodes: ["127.0.0.1:9001", "127.0.0.1:9002"] });
+ */
+export function renderHaproxyConfig(
+  template: string,
+  opts: { nodes: readonly string[]; statsBind?: string },
+): string {
+  const block = /^([ \t]*)# nodes:begin\n[\s\S]*?^[ \t]*# nodes:end\n/m;
+  const match = block.exec(template);
+  if (!match) throw new Error("haproxy template: no '# nodes:begin' … '# nodes:end' block");
+  const indent = match[1] ?? "    ";
+  const servers = opts.nodes.map((addr, i) => `${indent}server node${i + 1} ${addr}\n`).join("");
+  let cfg = template.replace(block, `${indent}# nodes:begin\n${servers}${indent}# nodes:end\n`);
+  if (opts.statsBind !== undefined) {
+    cfg += `\nlisten stats\n    bind ${opts.statsBind}\n    stats enable\n    stats uri /\n    stats refresh 0\n`;
+  }
+  return cfg;
+}
+
+/** One server line of the HAProxy stats. */
+export interface BalancerServerStats {
+  /** `node1` … */
+  readonly name: string;
+  /** `UP`, `DOWN`, `UP 1/2`, `no check`, … */
+  readonly status: string;
+  /** Requests (streams) in progress on the server now. */
+  readonly current: number;
+  /** Requests the server got in total. */
+  readonly total: number;
+}
+
+/** Reads the backend servers' lines from HAProxy's stats CSV. */
+export async function readBalancerStats(statsUrl: string): Promise<BalancerServerStats[]> {
+  const res = await fetch(`${statsUrl}/;csv`, { signal: AbortSignal.timeout(5000) });
+  const text = await res.text();
+  const [header, ...rows] = text.trim().split("\n");
+  const columns = (header ?? "").replace(/^# /, "").split(",");
+  const col = (name: string) => columns.indexOf(name);
+  return rows
+    .map((row) => row.split(","))
+    .filter((f) => f[col("pxname")] === "switchboard_nodes" && /^node\d+$/.test(f[col("svname")]!))
+    .map((f) => ({
+      name: f[col("svname")]!,
+      status: f[col("status")]!,
+      current: Number(f[col("scur")]),
+      total: Number(f[col("stot")]),
+    }));
+}
+
+/** A running child process whose output is kept. */
+interface Proc {
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+  log(): string;
+  waitFor(match: RegExp, timeoutMs: number): Promise<void>;
+}
+
+function startProc(cmd: string, args: string[], env: NodeJS.ProcessEnv, name: string): Proc {
+  const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+  track(child);
+  let log = "";
+  const listeners = new Set<() => void>();
+  const onData = (s: string) => {
+    log = (log + s).slice(-32_768);
+    for (const l of listeners) l();
+  };
+  child.stdout!.setEncoding("utf8").on("data", onData);
+  child.stderr!.setEncoding("utf8").on("data", onData);
+  const exited = new Promise<void>((resolve) => {
+    child.once("exit", (code, signal) => {
+      onData(`\n[${name} exited: ${signal ?? code}]\n`);
+      resolve();
+    });
+  });
+  const waitFor = (match: RegExp, timeoutMs: number) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (match.test(log)) finish(undefined);
+        else if (child.exitCode !== null || child.signalCode !== null)
+          finish(new Error(`${name} exited before ${match}:\n${log}`));
+      };
+      const timer = setTimeout(
+        () => finish(new Error(`${name}: no ${match} within ${timeoutMs} ms:\n${log}`)),
+        timeoutMs,
+      );
+      const finish = (err: Error | undefined) => {
+        clearTimeout(timer);
+        listeners.delete(check);
+        if (err) reject(err);
+        else resolve();
+      };
+      listeners.add(check);
+      check();
+    });
+  return { child, exited, log: () => log, waitFor };
+}
+
+async function stopProc(proc: Proc | undefined, signal: NodeJS.Signals): Promise<void> {
+  if (!proc || proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+  proc.child.kill(signal);
+  const timer = setTimeout(() => proc.child.kill("SIGKILL"), 5000);
+  await proc.exited;
+  clearTimeout(timer);
+}
+
+/** One Switchboard node of a {@link TestCluster}. */
+export interface ClusterNode {
+  /** `node1` … (the HAProxy server name). */
+  readonly name: string;
+  /** The node's own URL, bypassing the balancer. */
+  readonly url: string;
+  readonly port: number;
+  readonly running: boolean;
+  /** The node's stdout and stderr so far (last 32 KiB). */
+  log(): string;
+  /** Sends `signal` (default SIGKILL) and waits until the process is gone. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts the node again on the same port (after `kill`); resolves once it listens. */
+  start(): Promise<void>;
+}
+
+/** Options of {@link startCluster}. */
+export interface ClusterOptions {
+  /** NATS URLs every node connects to. */
+  readonly natsUrls: readonly string[];
+  /** Number of nodes. Default 3. */
+  readonly nodes?: number;
+  /** NATS prefix. Default: unique per cluster, so tests sharing a NATS server do not meet. */
+  readonly prefix?: string;
+  /** JetStream replicas. Default 1. */
+  readonly replicas?: number;
+  /** Stream heartbeat of the nodes. Default 2000 ms. */
+  readonly heartbeatMs?: number;
+  /** Other `serve` flags, e.g. `["--unary-timeout-ms", "5000"]`. */
+  readonly serveArgs?: readonly string[];
+  /** HAProxy health-check interval. Default "500ms". */
+  readonly checkInterval?: string;
+  /** Max wait for the nodes to listen and HAProxy to see them up. Default 90000 ms. */
+  readonly startTimeoutMs?: number;
+}
+
+/** A running cluster. */
+export interface TestCluster {
+  /** The balancer's URL: every protocol, every node. */
+  readonly url: string;
+  /** HAProxy's stats page (CSV at `/;csv`). */
+  readonly statsUrl: string;
+  readonly nodes: readonly ClusterNode[];
+  /** The NATS prefix the nodes use. */
+  readonly prefix: string;
+  /** Mints a token with the cluster's shared secret. */
+  token(claims: Partial<MintClaims> & { subject: string }): Promise<string>;
+  /** The balancer's view of the nodes. */
+  stats(): Promise<BalancerServerStats[]>;
+  /** Waits until the balancer reports exactly the named nodes as `UP` (default: all running ones). */
+  waitForBalancer(up?: readonly string[], timeoutMs?: number): Promise<void>;
+  /** HAProxy's output so far. */
+  balancerLog(): string;
+  /** Kills every process and removes the temp dir. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the nodes and HAProxy, and resolves once HAProxy reports every node
+ * healthy. On failure everything started is stopped again.
+ */
+export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
+  const haproxy = haproxyBinary();
+  const count = opts.nodes ?? 3;
+  const timeoutMs = opts.startTimeoutMs ?? 90_000;
+  const dir = await mkdtemp(join(tmpdir(), "switchboard-cluster-"));
+  const secret = randomBytes(32).toString("hex");
+  const prefix = opts.prefix ?? `sbt${randomBytes(4).toString("hex")}`;
+  const env = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith("SWITCHBOARD_")) delete env[key];
+
+  const nodes: (ClusterNode & { stop(): Promise<void> })[] = [];
+  let balancer: Proc | undefined;
+  const closeAll = async () => {
+    await stopProc(balancer, "SIGKILL");
+    await Promise.all(nodes.map((n) => n.stop()));
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < count; i++) {
+      nodes.push(createNode(i + 1, await freePort()));
+    }
+    function createNode(index: number, port: number) {
+      const name = `node${index}`;
+      const args = [
+        switchboardBin,
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--data-dir",
+        join(dir, name),
+        "--jwt-secret",
+        secret,
+        "--nats",
+        opts.natsUrls.join(","),
+        "--nats-prefix",
+        prefix,
+        "--nats-replicas",
+        String(opts.replicas ?? 1),
+        "--heartbeat-ms",
+        String(opts.heartbeatMs ?? 2000),
+        "--shutdown-grace-ms",
+        "1000",
+        ...(opts.serveArgs ?? []),
+      ];
+      let proc: Proc | undefined;
+      const running = () =>
+        proc !== undefined && proc.child.exitCode === null && proc.child.signalCode === null;
+      let previousLogs = "";
+      return {
+        name,
+        url: `http://127.0.0.1:${port}`,
+        port,
+        get running() {
+          return running();
+        },
+        log: () => previousLogs + (proc?.log() ?? ""),
+        async kill(signal: NodeJS.Signals = "SIGKILL") {
+          await stopProc(proc, signal);
+        },
+        async start() {
+          if (running()) throw new Error(`${name} is running`);
+          previousLogs += proc?.log() ?? "";
+          proc = startProc(process.execPath, args, env, name);
+          await proc.waitFor(/switchboard listening on/, timeoutMs);
+        },
+        async stop() {
+          await stopProc(proc, "SIGKILL");
+        },
+      };
+    }
+    await Promise.all(nodes.map((n) => n.start()));
+
+    const lbPort = await freePort();
+    const statsPort = await freePort();
+    const cfgPath = join(dir, "haproxy.cfg");
+    const template = await readFile(haproxyTemplatePath, "utf8");
+    await writeFile(
+      cfgPath,
+      renderHaproxyConfig(template, {
+        nodes: nodes.map((n) => `127.0.0.1:${n.port}`),
+        statsBind: `127.0.0.1:${statsPort}`,
+      }),
+    );
+    balancer = startProc(
+      haproxy,
+      ["-db", "-f", cfgPath],
+      {
+        ...env,
+        SWITCHBOARD_LB_BIND: `127.0.0.1:${lbPort}`,
+        SWITCHBOARD_LB_CHECK_INTERVAL: opts.checkInterval ?? "500ms",
+      },
+      "haproxy",
+    );
+    const statsUrl = `http://127.0.0.1:${statsPort}`;
+    const stats = () => readBalancerStats(statsUrl);
+    const lb = balancer;
+    const waitForBalancer = async (up?: readonly string[], wait = 30_000) => {
+      const want = [...(up ?? nodes.filter((n) => n.running).map((n) => n.name))].sort();
+      const deadline = Date.now() + wait;
+      let last = "";
+      while (Date.now() < deadline) {
+        if (lb.child.exitCode !== null || lb.child.signalCode !== null) {
+          throw new Error(`haproxy exited:\n${lb.log()}`);
+        }
+        try {
+          const s = await stats();
+          last = s.map((x) => `${x.name}=${x.status}`).join(" ");
+          const isUp = s.filter((x) => x.status === "UP").map((x) => x.name);
+          if (isUp.sort().join() === want.join()) return;
+        } catch (err) {
+          last = String(err);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`haproxy: want ${want.join(",")} UP, have ${last}\n${lb.log()}`);
+    };
+    await waitForBalancer(undefined, timeoutMs);
+
+    let closing: Promise<void> | undefined;
+    return {
+      url: `http://127.0.0.1:${lbPort}`,
+      statsUrl,
+      nodes,
+      prefix,
+      token: (claims) => mintToken(new TextEncoder().encode(secret), claims),
+      stats,
+      waitForBalancer,
+      balancerLog: () => lb.log(),
+      close() {
+        closing ??= closeAll();
+        return closing;
+      },
+    };
+  } catch (err) {
+    const logs = nodes.map((n) => `--- ${n.name}\n${n.log()}`).join("\n");
+    await closeAll();
+    throw new Error(`${(err as Error).message}\n${logs}`, { cause: err });
+  }
+}
