@@ -9,6 +9,7 @@ import { after, describe, it } from "node:test";
 import { msg } from "../src/backend/contract/helpers.js";
 import { BackendUnavailableError } from "../src/backend/errors.js";
 import { createJetStreamBackend, type JetStreamBackend } from "../src/backend/jetstream/index.js";
+import { jetStreamNames } from "../src/backend/jetstream/options.js";
 import type { StoredMessage } from "../src/backend/types.js";
 import {
   type NatsCluster,
@@ -74,6 +75,44 @@ function startWriter(b: JetStreamBackend, room: string): Writer {
       await loop;
     },
   };
+}
+
+/** Index of the server on which the backend's NATS connection (named switchboard-<nodeId[0..8]>) is. */
+async function connectedServer(cluster: NatsCluster, b: JetStreamBackend): Promise<number> {
+  const name = `switchboard-${b.nodeId.slice(0, 8)}`;
+  for (const [i, s] of cluster.servers.entries()) {
+    if (!s.running) continue;
+    const res = await fetch(`http://127.0.0.1:${s.monitorPort}/connz?limit=1024`);
+    const connz = (await res.json()) as { connections?: { name?: string }[] };
+    if ((connz.connections ?? []).some((c) => c.name === name)) return i;
+  }
+  return -1;
+}
+
+/** Indexes of the servers hosting a consumer of `stream` filtered on `subject`. */
+async function consumerHosts(cluster: NatsCluster, stream: string, subject: string) {
+  const hosts: number[] = [];
+  for (const [i, s] of cluster.servers.entries()) {
+    if (!s.running) continue;
+    const url = `http://127.0.0.1:${s.monitorPort}/jsz?accounts=true&streams=true&consumers=true&config=true`;
+    const jsz = (await (await fetch(url)).json()) as {
+      account_details?: {
+        stream_detail?: {
+          name: string;
+          consumer_detail?: { config?: unknown; cluster?: { leader?: string } }[];
+        }[];
+      }[];
+    };
+    for (const account of jsz.account_details ?? []) {
+      for (const st of account.stream_detail ?? []) {
+        if (st.name !== stream) continue;
+        for (const c of st.consumer_detail ?? []) {
+          if (JSON.stringify(c.config ?? {}).includes(`"${subject}"`)) hosts.push(i);
+        }
+      }
+    }
+  }
+  return hosts;
 }
 
 describe("jetstream backend outages", () => {
@@ -155,5 +194,71 @@ describe("jetstream backend outages", () => {
       stored.map((m) => m.id),
     );
     await cluster.servers[0]!.restart();
+  });
+
+  it("in an R3 cluster, losing the server that holds both a node's connection and its room consumer: the subscriber still gets every later message once, in order", async () => {
+    const cluster: NatsCluster = await startNatsCluster(3);
+    cleanups.push(() => cluster.stop());
+    const base = { prefix: "r3c", replicas: 3, requestTimeoutMs: 3000 };
+    // Every backend knows every member (and learns them from the cluster anyway).
+    const a = await createJetStreamBackend({ ...base, servers: cluster.urls });
+    cleanups.push(() => a.close());
+    const b = await createJetStreamBackend({ ...base, servers: cluster.urls });
+    cleanups.push(() => b.close());
+    const server = await connectedServer(cluster, b);
+    assert.ok(server >= 0, "found the server B is connected to");
+
+    // Where an ordered consumer lands is the cluster's choice: subscribe to
+    // fresh rooms until one's consumer is on B's server (each try ~1 in 3).
+    let room = "";
+    const live: StoredMessage[] = [];
+    const ends: Error[] = [];
+    for (let i = 0; i < 30 && room === ""; i++) {
+      const candidate = `rm${i}x`;
+      const sub = await b.fanout.subscribe(candidate, (m) => live.push(m), {
+        onEnd: (e) => ends.push(e),
+      });
+      let hosts: number[] = [];
+      await waitUntil(async () => {
+        const names = jetStreamNames("r3c");
+        hosts = await consumerHosts(cluster, names.messagesStream, names.roomSubject(candidate));
+        return hosts.length > 0;
+      });
+      if (hosts.length === 1 && hosts[0] === server) room = candidate;
+      else sub.close();
+    }
+    assert.notEqual(room, "", "a room consumer landed on the server B is connected to");
+
+    const before = await a.log.append(msg(room, "before"));
+    await waitUntil(() => live.length === 1);
+    await cluster.servers[server]!.kill("SIGKILL");
+    await waitUntil(async () => {
+      const now = await connectedServer(cluster, b);
+      return now >= 0 && now !== server && b.health().ready;
+    }, 30_000);
+
+    // Append through the other node; retry while leaders are elected (bounded).
+    const appended: StoredMessage[] = [before.message];
+    for (let i = 0; i < 5; i++) {
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        try {
+          appended.push(
+            (await a.log.append(msg(room, `after${i}`, { clientMessageId: `a${i}` }))).message,
+          );
+          break;
+        } catch (error) {
+          if (Date.now() > deadline) throw error;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+    }
+    await waitUntil(() => live.length >= appended.length || ends.length > 0, 30_000);
+    assert.deepEqual(ends, []);
+    assert.deepEqual(
+      live.map((m) => m.text),
+      appended.map((m) => m.text),
+      "every message once, in order",
+    );
   });
 });

@@ -157,6 +157,20 @@ test("a failing frame becomes a ChatError with its request_id and code, and the 
     /^join\.position: is required/,
     "",
   );
+  // An invalid request_id is not echoed back (it would come back mangled).
+  s.send({ ...join("public.y", "e9"), requestId: "x".repeat(129) });
+  const badId = await s.until("error");
+  assert.equal(badId.value.requestId, "");
+  assert.match(badId.value.message, /^request_id: must be at most 128 characters/);
+  await expectError(
+    {
+      requestId: "e10",
+      action: { case: "join", value: { position: { room: "public.x", epoch: "e".repeat(129) } } },
+    },
+    "invalid_argument",
+    /^join\.position\.epoch: must be at most 128 characters of valid UTF-8/,
+    "public.x",
+  );
   s.send(join("public.x", "ok"));
   assert.equal((await s.until("joined")).value.requestId, "ok");
   await expectError(join("public.x", "e8"), "already_exists", /already joined/, "public.x");

@@ -10,6 +10,7 @@
 
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { describeError, type Logger } from "../observability/logger.js";
+import { isRequestDecodeError } from "../service/errors.js";
 
 /** Where failed calls are reported. */
 export type ErrorLog = (line: string, cause: unknown) => void;
@@ -41,7 +42,11 @@ export function createErrorInterceptor(log: ErrorLog): Interceptor {
     const procedure = `${req.service.typeName}/${req.method.name}`;
     const convert = (e: unknown): ConnectError => {
       if (e instanceof ConnectError) {
-        if (e.code === Code.Internal) log(`${procedure} failed`, e.cause ?? e);
+        // A request that cannot be decoded is the client's fault: the decode
+        // gate answers it as InvalidArgument, so it is not an internal error.
+        if (e.code === Code.Internal && !isRequestDecodeError(e)) {
+          log(`${procedure} failed`, e.cause ?? e);
+        }
         return e;
       }
       log(`${procedure} failed`, e);

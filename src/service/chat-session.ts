@@ -26,7 +26,7 @@ import { openRoomFeed, type RoomFeed } from "./room-feed.js";
 import { sendMessage } from "./send.js";
 import { controlEventBytes, queueSink } from "./stream-events.js";
 import { type CallTelemetry, noCallTelemetry } from "./telemetry.js";
-import { invalidArgument, validateRoom, validateRoomPosition } from "./validate.js";
+import { invalidArgument, isWellFormed, validateRoom, validateRoomPosition } from "./validate.js";
 
 /** One Chat stream's rooms and frame handling. */
 export interface ChatSession {
@@ -180,6 +180,12 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
   return {
     async handle(req) {
       const action = req.action;
+      if (req.requestId.length > 128 || !isWellFormed(req.requestId)) {
+        // Not echoed back: a mangled id would only confuse the client.
+        const problem = "must be at most 128 characters of valid UTF-8";
+        if (!closed && !signal.aborted) emitError("", invalidArgument("request_id", problem), "");
+        return;
+      }
       try {
         switch (action.case) {
           case "join":

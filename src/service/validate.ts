@@ -236,7 +236,7 @@ export function validateRoomPositions(
  */
 export function validateRoomPosition(position: RoomPosition, path: string): void {
   validateRoom(position.room, `${path}.room`);
-  if (position.epoch.length > 128) {
-    throw invalidArgument(`${path}.epoch`, "must be at most 128 characters");
+  if (position.epoch.length > 128 || !isWellFormed(position.epoch)) {
+    throw invalidArgument(`${path}.epoch`, "must be at most 128 characters of valid UTF-8");
   }
 }

@@ -65,7 +65,8 @@ const bodyLies: ((rng: Rng) => string)[] = [
  * HTTP/1.1 garbage, each case on a fresh connection that the fuzzer
  * half-closes after writing:
  * - random bytes: 400 and close — except a strict prefix of the HTTP/2
- *   preface (or nothing), which the sniffer drops without a reply;
+ *   preface (or nothing), which the sniffer drops without a reply, and
+ *   nothing but CR/LF (empty lines, ignored before a request line);
  * - request lines and headers llhttp rejects (bad version, control
  *   characters in method or URL, bare LF, missing Host, space before the
  *   colon, obs-fold, bad header name characters, PRI over HTTP/1.1): 400;
@@ -89,7 +90,10 @@ export const http1Garbage: FuzzCategory = {
       input = Buffer.from(rng.bytes(rng.size(2048)));
       const prefix =
         input.length < http2Preface.length && input.equals(http2Preface.subarray(0, input.length));
-      want = prefix ? undefined : "400";
+      // RFC 9112 §2.2: empty lines before a request line are ignored, so
+      // input of nothing but CR and LF is no request at all: no reply.
+      const emptyLines = /^[\r\n]+$/.test(input.toString("latin1"));
+      want = prefix || emptyLines ? undefined : "400";
     } else if (kind === 1) {
       input = Buffer.from(rng.pick(brokenRequests)(rng), "latin1");
       want = "400";

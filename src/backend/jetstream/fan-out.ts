@@ -6,10 +6,12 @@
  *
  * Start point: the stream's last sequence when the room became active, so
  * every message appended after `subscribe` resolved is delivered (plus,
- * possibly, a few appended just before). The ordered consumer survives
- * reconnects by itself (it is recreated from the last delivered sequence, so
- * no message is skipped or repeated); a feed whose stream disappeared ends
- * its subscribers with {@link BackendUnavailableError}.
+ * possibly, a few appended just before). After every reconnect, on consumer
+ * trouble reported by nats.js, and when an idle feed's consumer fails a probe,
+ * the consumer is replaced by one starting after the last delivered sequence
+ * (no gap; the sequence guard drops repeats), retried with backoff for up to
+ * 30 s; a feed that cannot be recovered, or whose stream disappeared, ends its
+ * subscribers with {@link BackendUnavailableError}.
  *
  * @module
  */
@@ -50,6 +52,10 @@ export interface JetStreamFanOutOptions {
   readonly conn: JetStreamConnection;
   readonly names: JetStreamNames;
   epoch(): string;
+  /** How long a lost consumer is retried before its subscribers end (default 30 s). */
+  readonly reattachGiveUpMs?: number;
+  /** An idle feed's consumer is probed after this long without progress (default 15 s). */
+  readonly idleProbeMs?: number;
 }
 
 interface Subscription {
@@ -70,6 +76,10 @@ interface Feed {
   generation: number;
   /** True while a replacement consumer is being created. */
   reattaching: boolean;
+  /** Set when another replacement was asked for while one was being created. */
+  reattachAgain: boolean;
+  /** When the feed last made progress (message delivered, consumer (re)created or probed OK). */
+  progressAt: number;
   consumer?: Consumer;
   messages?: ConsumerMessages;
   waiters: { seq: number; resolve: () => void }[];
@@ -84,9 +94,39 @@ interface Feed {
  */
 export function createJetStreamFanOut(options: JetStreamFanOutOptions): JetStreamFanOut {
   const { conn, names } = options;
+  const reattachGiveUpMs = options.reattachGiveUpMs ?? 30_000;
+  const idleProbeMs = options.idleProbeMs ?? 15_000;
   const feeds = new Map<string, Feed>();
   let active = 0;
   let closed = false;
+
+  // After a reconnect the consumers may be gone with the server that hosted
+  // them (ordered consumers are R1), and nats.js then retries a consumer info
+  // forever without reporting anything: replace every consumer ourselves.
+  const unregisterReconnect = conn.onReconnect(() => {
+    for (const feed of feeds.values()) if (feed.lastSeq !== undefined) void reattach(feed);
+  });
+  // Watchdog: an idle feed's consumer is probed; one that cannot be found or
+  // does not answer is replaced (a silent consumer must never go unnoticed).
+  const watchdog = setInterval(
+    () => {
+      if (!conn.connected) return;
+      const now = Date.now();
+      for (const feed of feeds.values()) {
+        if (feed.reattaching || !feed.consumer || now - feed.progressAt < idleProbeMs) continue;
+        feed.progressAt = now; // One probe per idle period.
+        const consumer = feed.consumer;
+        consumer.info().then(
+          () => {},
+          () => {
+            if (feed.consumer === consumer && conn.connected) void reattach(feed);
+          },
+        );
+      }
+    },
+    Math.max(250, Math.floor(idleProbeMs / 3)),
+  );
+  watchdog.unref?.();
 
   function releaseWaiters(feed: Feed, all: boolean): void {
     const keep: Feed["waiters"] = [];
@@ -132,6 +172,7 @@ export function createJetStreamFanOut(options: JetStreamFanOutOptions): JetStrea
   function onMessage(feed: Feed, m: JsMsg): void {
     if (feed.stopped || feed.lastSeq === undefined || m.seq <= feed.lastSeq) return;
     feed.lastSeq = m.seq;
+    feed.progressAt = Date.now();
     let message: StoredMessage;
     try {
       message = decodeMessage(m.data, m.seq, options.epoch());
@@ -180,6 +221,7 @@ export function createJetStreamFanOut(options: JetStreamFanOutOptions): JetStrea
     feed.messages = messages;
     previous.messages?.close().catch(() => {});
     previous.consumer?.delete().catch(() => {});
+    feed.progressAt = Date.now();
     void (async () => {
       for await (const s of messages.status()) {
         if (stale()) return;
@@ -196,7 +238,13 @@ export function createJetStreamFanOut(options: JetStreamFanOutOptions): JetStrea
         //   nats.js may keep polling it.
         // Either way: a fresh consumer after the last delivered message
         // (no gap: lastSeq + 1; no repeat: the lastSeq guard).
-        if (s.type === "ordered_consumer_recreated" || s.type === "heartbeats_missed") {
+        // - consumer_not_found / no_responders: same, reported by nats.js.
+        if (
+          s.type === "ordered_consumer_recreated" ||
+          s.type === "heartbeats_missed" ||
+          s.type === "consumer_not_found" ||
+          s.type === "no_responders"
+        ) {
           void reattach(feed);
           return;
         }
@@ -211,16 +259,41 @@ export function createJetStreamFanOut(options: JetStreamFanOutOptions): JetStrea
     });
   }
 
-  /** Replaces the feed's consumer, retrying until it works or the feed stops. One at a time. */
+  /**
+   * Replaces the feed's consumer with one starting after the last delivered
+   * message, retrying with backoff (the JetStream API may be unavailable for
+   * a while after a failover: leader elections). One at a time; a request
+   * made meanwhile replaces it once more. After `reattachGiveUpMs` of
+   * failures the feed's subscribers end with BackendUnavailableError, so that
+   * clients resume from history instead of staying silently stuck.
+   */
   async function reattach(feed: Feed): Promise<void> {
-    if (feed.reattaching) return;
+    if (feed.reattaching) {
+      feed.reattachAgain = true;
+      return;
+    }
     feed.reattaching = true;
+    const since = Date.now();
+    let lastError: unknown;
     try {
-      for (let attempt = 0; !feed.stopped; attempt++) {
-        try {
-          await attach(feed, (feed.lastSeq ?? 0) + 1);
+      for (let attempt = 0; !feed.stopped && !closed; attempt++) {
+        if (Date.now() - since > reattachGiveUpMs) {
+          endFeed(
+            feed,
+            new BackendUnavailableError("fan-out consumer lost and not recreated", {
+              cause: lastError,
+            }),
+          );
           return;
-        } catch {
+        }
+        feed.reattachAgain = false;
+        try {
+          if (!conn.connected) throw new BackendUnavailableError(conn.reason());
+          await attach(feed, (feed.lastSeq ?? 0) + 1);
+          if (!feed.reattachAgain) return;
+          attempt = -1;
+        } catch (error) {
+          lastError = error;
           await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
         }
       }
@@ -254,6 +327,8 @@ export function createJetStreamFanOut(options: JetStreamFanOutOptions): JetStrea
           stopped: false,
           generation: 0,
           reattaching: false,
+          reattachAgain: false,
+          progressAt: Date.now(),
           waiters: [],
         };
         created.ready = startFeed(created);
@@ -299,6 +374,8 @@ export function createJetStreamFanOut(options: JetStreamFanOutOptions): JetStrea
     close() {
       if (closed) return;
       closed = true;
+      unregisterReconnect();
+      clearInterval(watchdog);
       const reason = new BackendClosedError();
       for (const feed of [...feeds.values()]) endFeed(feed, reason);
     },
