@@ -4,8 +4,7 @@
  * every protocol, and gzip.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
 import http2 from "node:http2";
 import { tmpdir } from "node:os";
@@ -32,6 +31,7 @@ import * as protoLoader from "@grpc/proto-loader";
 import { SignJWT } from "jose";
 import { ChatService } from "../src/gen/switchboard/chat/v1/chat_pb.js";
 import { startTestServer, type TestServer } from "./helpers/start-server.js";
+import { createTestCertificate } from "./helpers/tls.js";
 
 type Variant = { name: string; transport(baseUrl: string, token?: string, ca?: Buffer): Transport };
 const sessions: Http2SessionManager[] = [];
@@ -305,30 +305,8 @@ describe("server protocols (TLS)", () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "switchboard-tls-"));
-    const cert = join(dir, "cert.pem");
-    const key = join(dir, "key.pem");
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        key,
-        "-out",
-        cert,
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost",
-      ],
-      { stdio: "ignore" },
-    );
-    ca = await readFile(cert);
+    const { cert, key, ca: trusted } = await createTestCertificate(dir);
+    ca = trusted;
     ts = await startTestServer({ config: { tlsCert: cert, tlsKey: key } });
     token = await ts.token({ subject: "ada", rooms: ["*"] });
   });

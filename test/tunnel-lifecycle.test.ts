@@ -4,8 +4,7 @@
  * period), idle close and unanswered pings.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -21,6 +20,7 @@ import { type SwitchboardServer, serveChatService } from "../src/server/serve.js
 import { createChatService } from "../src/service/chat-service.js";
 import { waitFor } from "./helpers/clients.js";
 import { startTestServer, type TestServer } from "./helpers/start-server.js";
+import { createTestCertificate } from "./helpers/tls.js";
 import { codeOf, openRawTunnel, openTunnelClient } from "./tunnel-harness.js";
 
 const secret = new TextEncoder().encode("tunnel-lifecycle-test-secret-0123456789");
@@ -32,30 +32,8 @@ describe("tunnel over TLS", () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "switchboard-tunnel-tls-"));
-    const cert = join(dir, "cert.pem");
-    const key = join(dir, "key.pem");
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        key,
-        "-out",
-        cert,
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost",
-      ],
-      { stdio: "ignore" },
-    );
-    ca = await readFile(cert);
+    const { cert, key, ca: trusted } = await createTestCertificate(dir);
+    ca = trusted;
     ts = await startTestServer({ config: { tlsCert: cert, tlsKey: key } });
   });
   after(async () => {
