@@ -48,6 +48,9 @@ export interface JetStreamBackend extends Backend {
 /** How often a node checks that the message stream exists and its epoch. */
 const probeIntervalMs = 2000;
 
+/** How long opening the stream and buckets is retried at start-up. */
+const OPEN_RETRY_MS = 30_000;
+
 /**
  * Connects to NATS, creates (or adopts) the stream and buckets of the
  * prefix, and returns a ready backend. Rejects with
@@ -88,19 +91,30 @@ export async function createJetStreamBackend(
     ]);
     return { presenceKv, idempotency, store };
   }
-  try {
-    epoch = epochOf(await ensureMessagesStream(conn, names, o));
-    opened = await openResources();
-  } catch (error) {
-    await conn.close();
-    throw error instanceof BackendUnavailableError
-      ? error
-      : new BackendUnavailableError(
-          `cannot open JetStream resources: ${(error as Error).message}`,
-          {
-            cause: error,
-          },
-        );
+  // A NATS cluster that has just formed (or lost a server) answers JetStream
+  // API requests with timeouts until its meta leader settles: keep trying for
+  // a bounded time before giving up.
+  const openDeadline = Date.now() + OPEN_RETRY_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      epoch = epochOf(await ensureMessagesStream(conn, names, o));
+      opened = await openResources();
+      break;
+    } catch (error) {
+      if (Date.now() < openDeadline) {
+        await new Promise((r) => setTimeout(r, Math.min(2_000, 100 * 2 ** attempt)));
+        continue;
+      }
+      await conn.close();
+      throw error instanceof BackendUnavailableError
+        ? error
+        : new BackendUnavailableError(
+            `cannot open JetStream resources: ${(error as Error).message}`,
+            {
+              cause: error,
+            },
+          );
+    }
   }
 
   let streamOk = true;
