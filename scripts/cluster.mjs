@@ -201,8 +201,9 @@ async function waitFor(what, check, timeoutMs) {
 
 function renderHaproxyConfig(nodes, statsBind) {
   const text = readFileSync(template, "utf8");
-  const block = /^([ \t]*)# nodes:begin\n[\s\S]*?^[ \t]*# nodes:end\n/m;
-  const indent = block.exec(text)?.[1];
+  // Every "# nodes:begin … # nodes:end" block (one per backend) gets the node list.
+  const block = /^([ \t]*)# nodes:begin\n[\s\S]*?^[ \t]*# nodes:end\n/gm;
+  const indent = /^([ \t]*)# nodes:begin$/m.exec(text)?.[1];
   if (indent === undefined)
     throw new Error(`${template}: no "# nodes:begin" … "# nodes:end" block`);
   const servers = nodes.map((addr, i) => `${indent}server node${i + 1} ${addr}\n`).join("");

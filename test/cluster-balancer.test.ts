@@ -51,6 +51,30 @@ describe("cluster: HAProxy in front of the nodes", { timeout: 180_000 }, () => {
     await health.text();
   });
 
+  it("carries the browser tunnel (WebSocket upgrade) through the balancer: Chat and Upload work, and GET / serves the app", async () => {
+    const sb = createSwitchboardClient({ baseUrl: cluster.url, token, transport: "tunnel" });
+    const chat = sb.chat();
+    try {
+      await chat.join("tunnel-through-lb");
+      const ack = await chat.send("tunnel-through-lb", "hello over the tunnel");
+      assert.ok((ack.message?.offset ?? 0n) > 0n);
+    } finally {
+      chat.close();
+    }
+    const bytes = new TextEncoder().encode("z".repeat(300_000));
+    const file = await sb.upload(
+      { name: "lb.txt", size: bytes.length },
+      (async function* () {
+        yield bytes;
+      })(),
+    );
+    assert.equal(file.size, BigInt(bytes.length));
+    const page = await fetch(`${cluster.url}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get("content-type") ?? "", /text\/html/);
+    await page.text();
+  });
+
   it("balances every gRPC call of one HTTP/2 connection on its own over every node", async () => {
     const client = createSwitchboardClient({ baseUrl: cluster.url, token, protocol: "grpc" });
     const before = new Map((await cluster.stats()).map((s) => [s.name, s.total]));

@@ -71,8 +71,9 @@ export function renderHaproxyConfig(
   template: string,
   opts: { nodes: readonly string[]; statsBind?: string },
 ): string {
-  const block = /^([ \t]*)# nodes:begin\n[\s\S]*?^[ \t]*# nodes:end\n/m;
-  const match = block.exec(template);
+  // Every "# nodes:begin … # nodes:end" block (one per backend) gets the node list.
+  const block = /^([ \t]*)# nodes:begin\n[\s\S]*?^[ \t]*# nodes:end\n/gm;
+  const match = /^([ \t]*)# nodes:begin$/m.exec(template);
   if (!match) throw new Error("haproxy template: no '# nodes:begin' … '# nodes:end' block");
   const indent = match[1] ?? "    ";
   const servers = opts.nodes.map((addr, i) => `${indent}server node${i + 1} ${addr}\n`).join("");
