@@ -177,17 +177,20 @@ describe("serve cluster flags", () => {
 });
 
 describe("HAProxy template", () => {
-  it("puts one server line per node between the markers and keeps the rest", async () => {
+  it("puts one server line per node between each pair of markers and keeps the rest", async () => {
     const template = await readFile(haproxyTemplatePath, "utf8");
     const cfg = renderHaproxyConfig(template, {
       nodes: ["127.0.0.1:9001", "127.0.0.1:9002"],
       statsBind: "127.0.0.1:9100",
     });
     const servers = cfg.split("\n").filter((l) => /^\s*server /.test(l));
+    // Once for the h2c backend, once for the WebSocket (tunnel) backend.
+    const nodes = ["server node1 127.0.0.1:9001", "server node2 127.0.0.1:9002"];
     assert.deepEqual(
       servers.map((l) => l.trim()),
-      ["server node1 127.0.0.1:9001", "server node2 127.0.0.1:9002"],
+      [...nodes, ...nodes],
     );
+    assert.match(cfg, /use_backend switchboard_tunnel if \{ hdr\(upgrade\) -i websocket \}/);
     assert.match(cfg, /default-server proto h2 check/);
     assert.match(cfg, /option httpchk/);
     assert.match(cfg, /listen stats\n {4}bind 127\.0\.0\.1:9100/);
