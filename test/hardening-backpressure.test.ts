@@ -44,17 +44,30 @@ async function waitUntil(what: string, check: () => boolean, timeoutMs = 20_000)
 const MiB = 1024 * 1024;
 const unlimitedSends = { sendRatePerSec: 1_000_000, sendBurst: 1_000_000 };
 
+/** A server whose subscriber queues hold `maxQueueBytes`; no heartbeats, no send limit. */
+function startQueueBoundServer(opts: {
+  maxQueueBytes: number;
+  slowConsumerGraceMs: number;
+  backend?: "sqlite" | "memory";
+}): Promise<TestServer> {
+  return startTestServer({
+    ...(opts.backend ? { backend: opts.backend } : {}),
+    limits: {
+      maxQueueBytes: opts.maxQueueBytes,
+      slowConsumerGraceMs: opts.slowConsumerGraceMs,
+      heartbeatIntervalMs: 60_000,
+      ...unlimitedSends,
+    },
+  });
+}
+
 describe("backpressure: a subscriber that stops reading", () => {
   let ts: TestServer;
   before(async () => {
-    ts = await startTestServer({
+    ts = await startQueueBoundServer({
+      maxQueueBytes: 256 * 1024,
+      slowConsumerGraceMs: 120_000,
       backend: "sqlite",
-      limits: {
-        maxQueueBytes: 256 * 1024,
-        slowConsumerGraceMs: 120_000,
-        heartbeatIntervalMs: 60_000,
-        ...unlimitedSends,
-      },
     });
   });
   after(() => ts?.close());
@@ -152,14 +165,7 @@ describe("backpressure: a subscriber that stops reading", () => {
 describe("backpressure: a subscriber that never reads again", () => {
   let ts: TestServer;
   before(async () => {
-    ts = await startTestServer({
-      limits: {
-        maxQueueBytes: 64 * 1024,
-        slowConsumerGraceMs: 300,
-        heartbeatIntervalMs: 60_000,
-        ...unlimitedSends,
-      },
-    });
+    ts = await startQueueBoundServer({ maxQueueBytes: 64 * 1024, slowConsumerGraceMs: 300 });
   });
   after(() => ts?.close());
 
@@ -199,14 +205,7 @@ describe("backpressure: a subscriber that never reads again", () => {
 describe("backpressure: the SDK and a stalled consumer", () => {
   let ts: TestServer;
   before(async () => {
-    ts = await startTestServer({
-      limits: {
-        maxQueueBytes: 64 * 1024,
-        slowConsumerGraceMs: 120_000,
-        heartbeatIntervalMs: 60_000,
-        ...unlimitedSends,
-      },
-    });
+    ts = await startQueueBoundServer({ maxQueueBytes: 64 * 1024, slowConsumerGraceMs: 120_000 });
   });
   after(() => ts?.close());
 
