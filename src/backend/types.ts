@@ -114,7 +114,11 @@ export interface ReadResult {
  *
  * Guarantees:
  * - `append` resolves only once the message is durable (it survives a crash
- *   or restart of the backend) and visible to `read`.
+ *   or restart of the backend) and visible to `read`. A backend may write
+ *   concurrent appends together (SQLite: one transaction per event-loop
+ *   turn); each still resolves only after the write holding it is durable,
+ *   and an append refused on its own (e.g. by a constraint) does not fail
+ *   the others written with it.
  * - Offsets are strictly increasing per room within an epoch, and never reused.
  * - Idempotency: an append with the same (room, sender.id, clientMessageId) as
  *   a stored message stores nothing and resolves with that message and

@@ -1,7 +1,8 @@
 /**
  * Times the backend calls the service makes, per backend kind and
  * operation, into `switchboard_backend_operation_duration_seconds`:
- * `append` (for SQLite the committed write, for JetStream the publish ack),
+ * `append` (for SQLite the committed write, including the wait for its
+ * group commit; for JetStream the publish ack),
  * `read`, `info`, `blob_stat`, `blob_commit`. The wrapper is handed to the
  * service only; the server keeps the backend itself.
  *
@@ -11,6 +12,8 @@
 import type { Backend, BlobStore, BlobWriter, MessageLog } from "../backend/types.js";
 import type { Metrics } from "./metrics.js";
 
+type Labels = { readonly backend: string; readonly operation: string };
+
 /**
  * Returns a backend whose log and blob store report their latencies; every
  * other role is the original object.
@@ -19,25 +22,37 @@ import type { Metrics } from "./metrics.js";
  * const service = createChatService({ backend: instrumentBackend(backend, metrics) });
  */
 export function instrumentBackend(backend: Backend, metrics: Metrics): Backend {
-  const timed = <T>(operation: string, run: () => Promise<T>): Promise<T> => {
-    const end = metrics.backendDuration.startTimer({ backend: backend.kind, operation });
-    return run().finally(() => end());
+  const histogram = metrics.backendDuration;
+  // Label objects made once, not per call (this wrapper is on every Send).
+  const labels = (operation: string): Labels => ({ backend: backend.kind, operation });
+  const append = labels("append");
+  const read = labels("read");
+  const info = labels("info");
+  const blobCommit = labels("blob_commit");
+  const blobStat = labels("blob_stat");
+  const timed = async <T>(operation: Labels, run: () => Promise<T>): Promise<T> => {
+    const start = performance.now();
+    try {
+      return await run();
+    } finally {
+      histogram.observe(operation, (performance.now() - start) / 1000);
+    }
   };
   const inner = backend.log;
   const log = extend<MessageLog>(inner, {
-    append: (input, signal) => timed("append", () => inner.append(input, signal)),
-    read: (room, query, signal) => timed("read", () => inner.read(room, query, signal)),
-    info: (room, signal) => timed("info", () => inner.info(room, signal)),
+    append: (input, signal) => timed(append, () => inner.append(input, signal)),
+    read: (room, query, signal) => timed(read, () => inner.read(room, query, signal)),
+    info: (room, signal) => timed(info, () => inner.info(room, signal)),
   });
   const blobsInner = backend.blobs;
   const blobs = extend<BlobStore>(blobsInner, {
     async create(meta) {
       const writer = await blobsInner.create(meta);
       return extend<BlobWriter>(writer, {
-        commit: () => timed("blob_commit", () => writer.commit()),
+        commit: () => timed(blobCommit, () => writer.commit()),
       });
     },
-    stat: (id) => timed("blob_stat", () => blobsInner.stat(id)),
+    stat: (id) => timed(blobStat, () => blobsInner.stat(id)),
   });
   return extend<Backend>(backend, { log, blobs });
 }

@@ -23,8 +23,10 @@ export interface SqliteBackendOptions {
 
 /**
  * Opens (creating when needed) the SQLite backend in `dataDir`. An append
- * resolves once committed with `synchronous=FULL`; a file once fsynced and
- * renamed into `files/`. Leftover upload temp files are deleted at open.
+ * resolves once committed with `synchronous=FULL` (appends of one event-loop
+ * turn share a commit, see group-commit.ts); a file once fsynced and renamed
+ * into `files/`. Leftover upload temp files are deleted at open. `close()`
+ * first commits the appends still queued, then ends subscriptions.
  *
  * @example
  * const backend = createSqliteBackend({ dataDir: "./data" });
@@ -57,6 +59,8 @@ export function createSqliteBackend(options: SqliteBackendOptions): Backend {
     async close() {
       if (closed) return;
       closed = true;
+      // Appends accepted before close() are committed and published, not dropped.
+      log.flush();
       fanout.close();
       presence.close();
       await blobs.abortAll();

@@ -1,7 +1,9 @@
 /**
- * SQLite {@link MessageLog}: one transaction per append (idempotency lookup,
- * insert, room head update), committed with `synchronous=FULL` before the
- * message is handed to the fan-out.
+ * SQLite {@link MessageLog}. An append (idempotency lookup, insert, room head
+ * update) runs in its own savepoint inside a group-committed transaction
+ * (see group-commit.ts): appends that arrive in the same event-loop turn share
+ * one commit with `synchronous=FULL`, i.e. one WAL fsync. Each append resolves,
+ * and its message is handed to the fan-out, only after that commit returned.
  *
  * @module
  */
@@ -18,6 +20,7 @@ import type {
   StoredMessage,
 } from "../types.js";
 import { mapSqliteError } from "./database.js";
+import { createGroupCommit, type GroupCommitStats } from "./group-commit.js";
 
 /** Options of {@link createSqliteMessageLog}. */
 export interface SqliteMessageLogOptions {
@@ -29,6 +32,20 @@ export interface SqliteMessageLogOptions {
   readonly publish: (message: StoredMessage) => void;
   /** True once the backend is closed. */
   readonly isClosed: () => boolean;
+  /** At most this many appends per transaction (default 256). */
+  readonly maxBatch?: number;
+}
+
+/** The SQLite message log, with what the backend needs to close it. */
+export interface SqliteMessageLog extends MessageLog {
+  /**
+   * Commits the appends still queued, synchronously (their promises settle
+   * and their messages are published). The backend calls it before closing
+   * the database, so an append accepted before `close()` is stored.
+   */
+  flush(): void;
+  /** Group-commit counters (transactions, appends, largest batch). */
+  stats(): GroupCommitStats;
 }
 
 interface RoomRow {
@@ -54,6 +71,9 @@ interface MessageRow {
 /** Largest value SQLite can bind: anchors beyond it mean "no bound". */
 const maxInt64 = 0x7fff_ffff_ffff_ffffn;
 
+/** Shared by every message stored without attachments. */
+const noAttachments: readonly StoredFile[] = Object.freeze([]);
+
 const columns =
   "room, msg_offset, id, sender_id, sender_name, text, attachments, time, client_message_id, traceparent";
 
@@ -70,7 +90,7 @@ const columns =
  * @example
  * const log = createSqliteMessageLog({ db, epoch, publish: fanout.publish, isClosed: () => closed });
  */
-export function createSqliteMessageLog(options: SqliteMessageLogOptions): MessageLog {
+export function createSqliteMessageLog(options: SqliteMessageLogOptions): SqliteMessageLog {
   const { db, epoch: databaseEpoch, publish, isClosed } = options;
   const findRoom = db.prepare<[string], RoomRow>(
     "SELECT epoch, head_offset, trimmed_through FROM rooms WHERE room = ?",
@@ -114,14 +134,18 @@ export function createSqliteMessageLog(options: SqliteMessageLogOptions): Messag
       epoch,
       sender: Object.freeze({ id: row.sender_id, name: row.sender_name }),
       text: row.text,
-      attachments: Object.freeze(JSON.parse(row.attachments) as StoredFile[]),
+      attachments:
+        row.attachments === "[]"
+          ? noAttachments
+          : Object.freeze(JSON.parse(row.attachments) as StoredFile[]),
       time: Number(row.time),
       clientMessageId: row.client_message_id,
       ...(row.traceparent !== "" ? { traceparent: row.traceparent } : {}),
     });
   }
 
-  const appendTx = db.transaction((input: AppendInput): AppendResult => {
+  /** One append; runs inside a group-commit transaction, in its own savepoint. */
+  function appendOne(input: AppendInput): AppendResult {
     let room = findRoom.get(input.room);
     if (!room) {
       insertRoom.run(input.room, databaseEpoch);
@@ -157,6 +181,17 @@ export function createSqliteMessageLog(options: SqliteMessageLogOptions): Messag
     );
     setHead.run(row.msg_offset, input.room);
     return { message: toMessage(row, room.epoch), duplicate: false };
+  }
+
+  const writes = createGroupCommit<AppendInput, AppendResult>({
+    db,
+    apply: appendOne,
+    // Publish after the commit, in apply order (offset order per room).
+    committed: (result) => {
+      if (!result.duplicate) publish(result.message);
+    },
+    size: (input) => input.text.length * 3 + input.attachments.length * 512 + 256,
+    ...(options.maxBatch !== undefined ? { maxBatch: options.maxBatch } : {}),
   });
 
   const readTx = db.transaction((room: string, query: ReadQuery): ReadResult => {
@@ -185,12 +220,9 @@ export function createSqliteMessageLog(options: SqliteMessageLogOptions): Messag
   }
 
   return {
-    async append(input, signal) {
-      const result = run(signal, () => appendTx.immediate(input));
-      // Published after commit; better-sqlite3 is synchronous, so commits and
-      // publishes happen in the same order, which is offset order per room.
-      if (!result.duplicate) publish(result.message);
-      return result;
+    append(input, signal) {
+      if (isClosed()) return Promise.reject(new BackendClosedError());
+      return writes.submit(input, signal);
     },
     async read(room, query, signal) {
       return run(signal, () => readTx(room, query));
@@ -198,5 +230,7 @@ export function createSqliteMessageLog(options: SqliteMessageLogOptions): Messag
     async info(room, signal) {
       return run(signal, () => roomInfo(room));
     },
+    flush: () => writes.flush(),
+    stats: () => writes.stats(),
   };
 }
