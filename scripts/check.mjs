@@ -6,7 +6,9 @@
 //   4. tsc --noEmit (and the web app: tsc -p web, vite build into web/dist)
 //   5. biome check (format + lint)
 //   6. every test file under test/ (node:test, real sockets)
-// Pass test file paths to run only those in step 6: `npm test -- test/e2e-send.test.ts`.
+//   7. the benchmark smoke run, `npm run bench -- --quick` (bench/README.md)
+// Pass test file paths to run only those in step 6 (step 7 is then skipped):
+// `npm test -- test/e2e-send.test.ts`.
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -54,6 +56,8 @@ const generatedTrees = [
   { dir: "src/gen", template: undefined },
   // grpc.testing interop protos, used only by test/interop-*.test.ts
   { dir: "test/interop/gen", template: "test/interop/buf.gen.yaml" },
+  // The benchmark's EchoService (bench/proto), used only by bench/
+  { dir: "bench/gen", template: "bench/buf.gen.yaml" },
 ];
 
 step("generated code is current (buf generate)", () => {
@@ -136,5 +140,13 @@ step("tests", () => {
           .map((f) => join("test", f));
   run(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", ...files]);
 });
+
+// The benchmark harness still works: every scenario once, briefly (numbers not checked).
+// Skipped when only chosen test files run.
+if (process.argv.length <= 2) {
+  step("benchmark smoke run (npm run bench -- --quick)", () =>
+    run(process.execPath, ["--import", "tsx", "bench/run.ts", "--quick"]),
+  );
+}
 
 console.log("\nall checks passed");
