@@ -24,7 +24,7 @@ import { codeName, toConnectError } from "./errors.js";
 import type { EventQueue } from "./event-queue.js";
 import { openRoomFeed, type RoomFeed } from "./room-feed.js";
 import { sendMessage } from "./send.js";
-import { controlEventBytes, queueSink } from "./stream-events.js";
+import { controlEventBytes, createMessageDeliveries, queueSink } from "./stream-events.js";
 import { type CallTelemetry, noCallTelemetry } from "./telemetry.js";
 import { invalidArgument, isWellFormed, validateRoom, validateRoomPosition } from "./validate.js";
 
@@ -52,6 +52,11 @@ export interface ChatSessionOptions {
   readonly telemetry?: CallTelemetry;
 }
 
+/** Chat's message events: one per delivery, shared by every Chat stream (see `createMessageDeliveries`). */
+const chatDeliveries = createMessageDeliveries((message) =>
+  create(ChatResponseSchema, { event: { case: "message", value: message } }),
+);
+
 /**
  * Creates the session of one Chat stream.
  *
@@ -65,6 +70,9 @@ export interface ChatSessionOptions {
  * changes (joins and leaves of every user, the caller's own included when
  * another of their streams changes it). The caller's own join is reflected in
  * RoomJoined.members rather than as an event.
+ *
+ * Every `message` event of one live delivery is the same ChatResponse object
+ * on every Chat stream, wrapping the same Message (see `sharedMessage`).
  *
  * @example
  * const session = createChatSession({ deps, user, queue, signal: ctx.signal });
@@ -111,11 +119,7 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
     rooms.set(room, "joining");
     const cleanups: (() => void)[] = [];
     try {
-      const sink = queueSink(
-        queue,
-        (message) => create(ChatResponseSchema, { event: { case: "message", value: message } }),
-        telemetry,
-      );
+      const sink = queueSink(queue, chatDeliveries, telemetry);
       const feed = await openRoomFeed({ deps, position, sink, signal });
       cleanups.push(() => feed.close());
       const presence = await deps.backend.presence.join(room, userRef(user));

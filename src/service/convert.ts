@@ -76,6 +76,47 @@ export function toMessage(message: StoredMessage): Message {
   });
 }
 
+/** The last message converted by {@link sharedMessage}, with its Message and size. */
+let sharedStored: StoredMessage | undefined;
+let sharedConverted: Message | undefined;
+let sharedBytes = 0;
+
+/**
+ * StoredMessage → Message, converted once per fan-out delivery.
+ *
+ * Consecutive calls with the same StoredMessage object return the same
+ * Message object (a one-entry cache: the most recent StoredMessage). The
+ * backends' fan-outs hand one StoredMessage object to all the local
+ * subscribers of a room in one synchronous loop, so every stream that
+ * receives a delivery live gets the same Message instance, which a
+ * transport may therefore serialize once (caching by identity). The Message
+ * must be treated as immutable. Only the most recent message is kept, so
+ * nothing is retained beyond it.
+ *
+ * @example
+ * sharedMessage(stored) === sharedMessage(stored); // true
+ */
+export function sharedMessage(stored: StoredMessage): Message {
+  if (stored !== sharedStored || sharedConverted === undefined) {
+    sharedConverted = toMessage(stored);
+    sharedBytes = estimateMessageBytes(stored);
+    sharedStored = stored;
+  }
+  return sharedConverted;
+}
+
+/**
+ * {@link estimateMessageBytes} of a message, computed once per delivery
+ * (shares {@link sharedMessage}'s cache entry).
+ *
+ * @example
+ * sharedMessageBytes(stored); // ≈ 120 + text length
+ */
+export function sharedMessageBytes(stored: StoredMessage): number {
+  if (stored !== sharedStored) sharedMessage(stored);
+  return sharedBytes;
+}
+
 /**
  * RoomInfo (+ whether the requested position was honoured) → RoomState.
  *

@@ -2,12 +2,19 @@
  * The output queue of one server stream (Subscribe, Chat): producers (room
  * feeds, presence watchers, request handlers) push events, the handler's
  * generator pulls them. It is bounded in bytes, ends on abort, and produces
- * heartbeats while idle.
+ * heartbeats while idle (through the shared {@link heartbeatTicker}, not a
+ * timer per stream).
+ *
+ * Built to be cheap per stream and per event: nothing is allocated per
+ * queued event but the iterator result, the queue's storage is created on
+ * the first event that has to wait, and an event pushed while the consumer
+ * waits is handed to it at once.
  *
  * @module
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { abortError } from "./errors.js";
+import { type HeartbeatMember, type HeartbeatTicker, heartbeatTicker } from "./heartbeat-ticker.js";
 
 /** How an event is accounted for. */
 export interface EventMeta {
@@ -23,7 +30,10 @@ export interface EventMeta {
 export interface EventQueueOptions<T> {
   /** Maximum bytes queued; a live push beyond it ends the stream with ResourceExhausted. */
   readonly maxBytes: number;
-  /** Idle time after which `heartbeat()` is yielded. */
+  /**
+   * Idle time after which `heartbeat()` is yielded: the consumer waited
+   * that long for an event (up to ≈ 1.25 × this, see heartbeat-ticker.ts).
+   */
   readonly heartbeatMs: number;
   /** Makes a heartbeat event. */
   readonly heartbeat: () => T;
@@ -58,10 +68,47 @@ export interface EventQueue<T> extends AsyncIterable<T> {
   readonly bytes: number;
 }
 
-interface Entry<T> {
-  readonly event: T;
-  readonly meta: EventMeta;
+interface Writer {
+  readonly bytes: number;
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
 }
+
+/**
+ * One queue: its public face and its state. It is also its own heartbeat
+ * member and abort listener (`handleEvent`), so that an idle stream holds no
+ * timer and few closures; its methods are closures over it calling the
+ * module functions below.
+ */
+interface QueueState<T> extends EventQueue<T>, AsyncIterator<T, undefined>, HeartbeatMember {
+  length: number;
+  bytes: number;
+  closed: boolean;
+  readonly maxBytes: number;
+  readonly heartbeat: () => T;
+  readonly signal: AbortSignal;
+  readonly onFail: ((error: ConnectError) => void) | undefined;
+  readonly ticker: HeartbeatTicker;
+  /** Queued events from `head` on, `slots` cells each; created on demand. */
+  store: unknown[] | undefined;
+  head: number;
+  /** Last delivered offset per room; created on the first delivered message. */
+  delivered: Map<string, bigint> | undefined;
+  ended: boolean;
+  failure: ConnectError | undefined;
+  /** The consumer waiting in next(), if any (the queue is then empty). */
+  waiting: ((result: IteratorResult<T, undefined>) => void) | undefined;
+  waitingFail: ((error: unknown) => void) | undefined;
+  writers: Writer[] | undefined;
+  /** True once the signal and ticker are no longer listened to. */
+  detached: boolean;
+  /** The abort listener (EventListener object form). */
+  handleEvent(): void;
+}
+
+/** Cells per queued event in the store: event, bytes, room, offset. */
+const slots = 4;
+const done: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });
 
 /**
  * Creates an {@link EventQueue}. Iterate it exactly once.
@@ -72,151 +119,236 @@ interface Entry<T> {
  * for await (const event of queue) yield event;
  */
 export function createEventQueue<T>(options: EventQueueOptions<T>): EventQueue<T> {
-  const { maxBytes, heartbeatMs, signal } = options;
-  const entries: Entry<T>[] = [];
-  const delivered = new Map<string, bigint>();
-  let queuedBytes = 0;
-  let ended = false;
-  let failure: ConnectError | undefined;
-  let lastActivity = Date.now();
-  // One pending consumer wake-up and any number of waiting producers.
-  let wakeConsumer: (() => void) | undefined;
-  let writers: { bytes: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
-
-  const wake = () => {
-    const w = wakeConsumer;
-    wakeConsumer = undefined;
-    w?.();
-  };
-  const settleWriters = () => {
-    if (failure || ended) {
-      const closedError = failure ?? new ConnectError("stream closed", Code.Canceled);
-      for (const w of writers) w.reject(closedError);
-      writers = [];
-      return;
-    }
-    writers = writers.filter((w) => {
-      if (entries.length === 0 || queuedBytes + w.bytes <= maxBytes) {
-        w.resolve();
-        return false;
-      }
-      return true;
-    });
-  };
-  const fail = (error: ConnectError) => {
-    if (failure || ended) return;
-    failure = error;
-    entries.length = 0;
-    queuedBytes = 0;
-    settleWriters();
-    wake();
-    options.onFail?.(error);
-  };
-  const onAbort = () => fail(abortError(signal));
-  if (signal.aborted) onAbort();
-  else signal.addEventListener("abort", onAbort, { once: true });
-
-  const slowConsumer = (): ConnectError => {
-    const positions = [...delivered].map(([room, offset]) => `${room}=${offset}`).join(", ");
-    return new ConnectError(
-      `slow consumer: more than ${maxBytes} bytes queued; last delivered offsets: ${positions || "none"}`,
-      Code.ResourceExhausted,
-    );
-  };
-
-  async function next(): Promise<IteratorResult<T, undefined>> {
-    for (;;) {
-      if (failure) {
-        signal.removeEventListener("abort", onAbort);
-        throw failure;
-      }
-      const entry = entries.shift();
-      if (entry) {
-        queuedBytes -= entry.meta.bytes;
-        if (entry.meta.room !== undefined && entry.meta.offset !== undefined) {
-          delivered.set(entry.meta.room, entry.meta.offset);
-        }
-        lastActivity = Date.now();
-        settleWriters();
-        return { done: false, value: entry.event };
-      }
-      if (ended) {
-        signal.removeEventListener("abort", onAbort);
-        return { done: true, value: undefined };
-      }
-      const idleFor = Date.now() - lastActivity;
-      if (idleFor >= heartbeatMs) {
-        lastActivity = Date.now();
-        return { done: false, value: options.heartbeat() };
-      }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        wakeConsumer = resolve;
-        timer = setTimeout(resolve, heartbeatMs - idleFor);
-      });
-      clearTimeout(timer);
-      wakeConsumer = undefined;
-    }
-  }
-
-  const cleanup = () => {
-    signal.removeEventListener("abort", onAbort);
-    if (!failure && !ended) {
-      ended = true;
-      entries.length = 0;
-      queuedBytes = 0;
-      settleWriters();
-    }
-  };
-
-  return {
-    get length() {
-      return entries.length;
-    },
-    get bytes() {
-      return queuedBytes;
-    },
-    get closed() {
-      return ended || failure !== undefined;
-    },
+  const q: QueueState<T> = {
+    length: 0,
+    bytes: 0,
+    closed: false,
+    maxBytes: options.maxBytes,
+    heartbeat: options.heartbeat,
+    signal: options.signal,
+    onFail: options.onFail,
+    ticker: heartbeatTicker(options.heartbeatMs),
+    active: false,
+    lastActive: Date.now(),
+    beat: beatState,
+    handleEvent: abortState,
+    store: undefined,
+    head: 0,
+    delivered: undefined,
+    ended: false,
+    failure: undefined,
+    waiting: undefined,
+    waitingFail: undefined,
+    writers: undefined,
+    detached: false,
     push(event, meta) {
-      if (ended || failure) return false;
-      if (queuedBytes + meta.bytes > maxBytes && entries.length > 0) {
-        fail(slowConsumer());
-        return false;
-      }
-      entries.push({ event, meta });
-      queuedBytes += meta.bytes;
-      wake();
-      return true;
+      return push(q, event, meta);
     },
     whenWritable(bytes) {
-      if (failure) return Promise.reject(failure);
-      if (ended) return Promise.reject(new ConnectError("stream closed", Code.Canceled));
-      if (entries.length === 0 || queuedBytes + bytes <= maxBytes) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        writers.push({ bytes, resolve, reject });
-      });
+      return whenWritable(q, bytes);
     },
-    fail,
+    fail(error) {
+      fail(q, error);
+    },
     end() {
-      if (ended || failure) return;
-      ended = true;
-      settleWriters();
-      wake();
+      end(q);
+    },
+    next() {
+      return next(q);
+    },
+    async return() {
+      cleanup(q);
+      return done;
+    },
+    async throw(e: unknown) {
+      cleanup(q);
+      throw e;
     },
     [Symbol.asyncIterator]() {
-      return {
-        next,
-        async return() {
-          cleanup();
-          return { done: true, value: undefined };
-        },
-        async throw(e: unknown) {
-          cleanup();
-          throw e;
-        },
-      };
+      return q;
     },
   };
+  if (q.signal.aborted) fail(q, abortError(q.signal));
+  else {
+    q.signal.addEventListener("abort", q, { once: true });
+    q.ticker.add(q);
+  }
+  return q;
+}
+
+function push<T>(s: QueueState<T>, event: T, meta: EventMeta): boolean {
+  if (s.ended || s.failure) return false;
+  const resolve = s.waiting;
+  if (resolve !== undefined) {
+    // The consumer waits, so nothing is queued: hand the event over.
+    s.waiting = undefined;
+    s.waitingFail = undefined;
+    noteTaken(s, meta.room, meta.offset);
+    resolve({ done: false, value: event });
+    return true;
+  }
+  if (s.bytes + meta.bytes > s.maxBytes && s.length > 0) {
+    fail(s, slowConsumer(s));
+    return false;
+  }
+  if (s.store === undefined) s.store = [];
+  s.store.push(event, meta.bytes, meta.room, meta.offset);
+  s.length++;
+  s.bytes += meta.bytes;
+  return true;
+}
+
+function next<T>(s: QueueState<T>): Promise<IteratorResult<T, undefined>> {
+  if (s.failure) {
+    detach(s);
+    return Promise.reject(s.failure);
+  }
+  if (s.length > 0) return Promise.resolve(take(s));
+  if (s.ended) {
+    detach(s);
+    return Promise.resolve(done);
+  }
+  return new Promise<IteratorResult<T, undefined>>((resolve, reject) => {
+    s.waiting = resolve;
+    s.waitingFail = reject;
+  });
+}
+
+/** Takes the oldest queued event (count > 0). */
+function take<T>(s: QueueState<T>): IteratorResult<T, undefined> {
+  const store = s.store!;
+  const at = s.head;
+  const event = store[at] as T;
+  s.bytes -= store[at + 1] as number;
+  noteTaken(s, store[at + 2] as string | undefined, store[at + 3] as bigint | undefined);
+  store[at] = store[at + 2] = store[at + 3] = undefined;
+  s.head = at + slots;
+  if (--s.length === 0) {
+    store.length = 0;
+    s.head = 0;
+  } else if (s.head >= 1024 && s.head * 2 >= store.length) {
+    store.splice(0, s.head);
+    s.head = 0;
+  }
+  if (s.writers !== undefined) settleWriters(s);
+  return { done: false, value: event };
+}
+
+/** Records that the consumer took an event: activity, and a message's room and offset. */
+function noteTaken<T>(
+  s: QueueState<T>,
+  room: string | undefined,
+  offset: bigint | undefined,
+): void {
+  s.active = true;
+  if (room === undefined || offset === undefined) return;
+  if (s.delivered === undefined) s.delivered = new Map();
+  s.delivered.set(room, offset);
+}
+
+function whenWritable<T>(s: QueueState<T>, bytes: number): Promise<void> {
+  if (s.failure) return Promise.reject(s.failure);
+  if (s.ended) return Promise.reject(new ConnectError("stream closed", Code.Canceled));
+  if (s.length === 0 || s.bytes + bytes <= s.maxBytes) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    if (s.writers === undefined) s.writers = [];
+    s.writers.push({ bytes, resolve, reject });
+  });
+}
+
+function settleWriters<T>(s: QueueState<T>): void {
+  const writers = s.writers;
+  if (writers === undefined) return;
+  if (s.failure || s.ended) {
+    const closedError = s.failure ?? new ConnectError("stream closed", Code.Canceled);
+    s.writers = undefined;
+    for (const w of writers) w.reject(closedError);
+    return;
+  }
+  let kept = 0;
+  for (const w of writers) {
+    if (s.length === 0 || s.bytes + w.bytes <= s.maxBytes) w.resolve();
+    else writers[kept++] = w;
+  }
+  if (kept === 0) s.writers = undefined;
+  else writers.length = kept;
+}
+
+function fail<T>(s: QueueState<T>, error: ConnectError): void {
+  if (s.failure || s.ended) return;
+  s.failure = error;
+  s.closed = true;
+  clear(s);
+  settleWriters(s);
+  detach(s);
+  const reject = s.waitingFail;
+  s.waiting = undefined;
+  s.waitingFail = undefined;
+  reject?.(error);
+  s.onFail?.(error);
+}
+
+function end<T>(s: QueueState<T>): void {
+  if (s.ended || s.failure) return;
+  s.ended = true;
+  s.closed = true;
+  s.ticker.delete(s);
+  settleWriters(s);
+  if (s.length > 0) return;
+  detach(s);
+  const resolve = s.waiting;
+  s.waiting = undefined;
+  s.waitingFail = undefined;
+  resolve?.(done);
+}
+
+/** The consumer stopped iterating. */
+function cleanup<T>(s: QueueState<T>): void {
+  detach(s);
+  if (!s.failure && !s.ended) {
+    s.ended = true;
+    s.closed = true;
+    clear(s);
+    settleWriters(s);
+  }
+}
+
+function clear<T>(s: QueueState<T>): void {
+  s.store = undefined;
+  s.head = 0;
+  s.length = 0;
+  s.bytes = 0;
+}
+
+/** Stops listening to the signal and the ticker: the stream is over for the queue. */
+function detach<T>(s: QueueState<T>): void {
+  if (s.detached) return;
+  s.detached = true;
+  s.signal.removeEventListener("abort", s);
+  s.ticker.delete(s);
+}
+
+function slowConsumer<T>(s: QueueState<T>): ConnectError {
+  const positions = [...(s.delivered ?? [])]
+    .map(([room, offset]) => `${room}=${offset}`)
+    .join(", ");
+  return new ConnectError(
+    `slow consumer: more than ${s.maxBytes} bytes queued; last delivered offsets: ${positions || "none"}`,
+    Code.ResourceExhausted,
+  );
+}
+
+/** `HeartbeatMember.beat` of every queue state (called as a method). */
+function beatState(this: QueueState<unknown>): boolean {
+  const resolve = this.waiting;
+  if (resolve === undefined) return false;
+  this.waiting = undefined;
+  this.waitingFail = undefined;
+  resolve({ done: false, value: this.heartbeat() });
+  return true;
+}
+
+/** The abort listener of every queue state (called as `handleEvent`). */
+function abortState(this: QueueState<unknown>): void {
+  fail(this, abortError(this.signal));
 }

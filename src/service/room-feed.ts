@@ -73,6 +73,25 @@ interface Plan {
   readonly recovered: boolean;
 }
 
+const buffering = 0;
+const live = 1;
+const closed = 2;
+
+/** The state of one feed (module functions below work on it: no closure per feed but two). */
+interface FeedState {
+  readonly options: RoomFeedOptions;
+  phase: typeof buffering | typeof live | typeof closed;
+  /** Live messages received while buffering; created on the first. */
+  pending: StoredMessage[] | undefined;
+  pendingBytes: number;
+  /** Epoch and offset of the last message emitted (or the start point); no emit before set. */
+  lastEpoch: string | undefined;
+  lastOffset: bigint;
+  /** Why the backend ended the subscription (never after our own close()). */
+  ended: Error | undefined;
+  subscription: FanOutSubscription | undefined;
+}
+
 /**
  * Opens a feed: subscribes to the fan-out, reads the room's info and decides
  * the start. Call `start()` after sending the room's state to the client.
@@ -83,106 +102,135 @@ interface Plan {
  * await feed.start();
  */
 export async function openRoomFeed(options: RoomFeedOptions): Promise<RoomFeed> {
-  const { deps, position, sink, signal } = options;
-  const { log, fanout } = deps.backend;
-  const room = position.room;
-  let phase: "buffering" | "live" | "closed" = "buffering";
-  let pending: StoredMessage[] = [];
-  let pendingBytes = 0;
-  let last: { epoch: string; offset: bigint } | undefined;
-
-  const deliver = (message: StoredMessage, live = true) => {
-    if (last && message.epoch === last.epoch && message.offset <= last.offset) return;
-    last = { epoch: message.epoch, offset: message.offset };
-    sink.message(message, live);
-  };
-  const listener = (message: StoredMessage) => {
-    try {
-      if (phase === "live") {
-        deliver(message);
-      } else if (phase === "buffering") {
-        pending.push(message);
-        pendingBytes += estimateMessageBytes(message);
-        if (pendingBytes > deps.limits.maxQueueBytes) {
-          const msg = `slow consumer: room "${room}" received more than ${deps.limits.maxQueueBytes} bytes of live messages while its history was replayed`;
-          sink.fail(new ConnectError(msg, Code.ResourceExhausted));
-        }
-      }
-    } catch (err) {
-      sink.fail(toConnectError(err));
-    }
-  };
-
-  // The backend ended the subscription (never after our own close()).
-  let ended: Error | undefined;
-  const onEnd = (reason: Error) => {
-    if (phase === "closed") return;
-    ended = reason;
-    phase = "closed";
-    pending = [];
-    sink.fail(toConnectError(reason, signal));
-  };
-
-  let subscription: FanOutSubscription | undefined;
-  const close = () => {
-    phase = "closed";
-    pending = [];
-    subscription?.close();
+  const { deps, position, signal } = options;
+  const f: FeedState = {
+    options,
+    phase: buffering,
+    pending: undefined,
+    pendingBytes: 0,
+    lastEpoch: undefined,
+    lastOffset: 0n,
+    ended: undefined,
+    subscription: undefined,
   };
   try {
-    subscription = await fanout.subscribe(room, listener, { onEnd });
-    throwIfAborted(signal);
-    const info = await log.info(room, signal);
-    const plan = await planStart(options, info);
-    if (ended) throw ended;
-    if (plan.anchor !== undefined) {
-      last = { epoch: info.epoch, offset: plan.anchor };
-    } else {
-      last = { epoch: info.epoch, offset: info.headOffset };
-    }
-    const state = toRoomState(info, plan.recovered);
-    return {
-      state,
-      close,
-      async start() {
-        try {
-          if (plan.anchor !== undefined) await replay(plan.anchor, info.epoch);
-          if (ended) throw ended;
-          if (phase !== "buffering") return;
-          const buffered = pending;
-          pending = [];
-          pendingBytes = 0;
-          phase = "live";
-          for (const message of buffered) deliver(message);
-        } catch (err) {
-          throw toConnectError(err, signal);
-        }
+    f.subscription = await deps.backend.fanout.subscribe(
+      position.room,
+      (message) => receive(f, message),
+      {
+        onEnd(reason) {
+          endFeed(f, reason);
+        },
       },
-    };
+    );
+    throwIfAborted(signal);
+    const info = await deps.backend.log.info(position.room, signal);
+    const plan = await planStart(options, info);
+    if (f.ended) throw f.ended;
+    f.lastEpoch = info.epoch;
+    f.lastOffset = plan.anchor ?? info.headOffset;
+    return feedHandle(f, toRoomState(info, plan.recovered), plan.anchor, info.epoch);
   } catch (err) {
-    close();
+    closeFeed(f);
     throw toConnectError(err, signal);
   }
+}
 
-  async function replay(anchor: bigint, epoch: string): Promise<void> {
-    let cursor = anchor;
-    for (;;) {
-      throwIfAborted(signal);
-      const page = await log.read(
-        room,
-        { direction: "forward", offset: cursor, limit: deps.limits.replayPageSize },
-        signal,
-      );
-      for (const message of page.messages) {
-        await sink.whenWritable(estimateMessageBytes(message));
-        if (phase === "closed") return;
-        deliver(message, false);
+/** The RoomFeed of a feed (its closures hold only what `start` needs, not the room's info). */
+function feedHandle(
+  f: FeedState,
+  state: RoomState,
+  anchor: bigint | undefined,
+  epoch: string,
+): RoomFeed {
+  return {
+    state,
+    close() {
+      closeFeed(f);
+    },
+    start() {
+      return startFeed(f, anchor, epoch);
+    },
+  };
+}
+
+/** Emits a message unless it is at or before the last one emitted. */
+function emit(f: FeedState, message: StoredMessage, isLive: boolean): void {
+  if (message.epoch === f.lastEpoch && message.offset <= f.lastOffset) return;
+  f.lastEpoch = message.epoch;
+  f.lastOffset = message.offset;
+  f.options.sink.message(message, isLive);
+}
+
+/** The fan-out listener. */
+function receive(f: FeedState, message: StoredMessage): void {
+  try {
+    if (f.phase === live) {
+      emit(f, message, true);
+    } else if (f.phase === buffering) {
+      if (f.pending === undefined) f.pending = [];
+      f.pending.push(message);
+      f.pendingBytes += estimateMessageBytes(message);
+      const max = f.options.deps.limits.maxQueueBytes;
+      if (f.pendingBytes > max) {
+        const msg = `slow consumer: room "${f.options.position.room}" received more than ${max} bytes of live messages while its history was replayed`;
+        f.options.sink.fail(new ConnectError(msg, Code.ResourceExhausted));
       }
-      const tail = page.messages.at(-1);
-      if (!page.hasMore || tail === undefined) return;
-      if (tail.epoch !== epoch) return;
-      cursor = tail.offset;
     }
+  } catch (err) {
+    f.options.sink.fail(toConnectError(err));
+  }
+}
+
+/** The backend ended the subscription (never after our own close()). */
+function endFeed(f: FeedState, reason: Error): void {
+  if (f.phase === closed) return;
+  f.ended = reason;
+  f.phase = closed;
+  f.pending = undefined;
+  f.options.sink.fail(toConnectError(reason, f.options.signal));
+}
+
+function closeFeed(f: FeedState): void {
+  f.phase = closed;
+  f.pending = undefined;
+  f.subscription?.close();
+}
+
+async function startFeed(f: FeedState, anchor: bigint | undefined, epoch: string): Promise<void> {
+  try {
+    if (anchor !== undefined) await replay(f, anchor, epoch);
+    if (f.ended) throw f.ended;
+    if (f.phase !== buffering) return;
+    const buffered = f.pending;
+    f.pending = undefined;
+    f.pendingBytes = 0;
+    f.phase = live;
+    if (buffered !== undefined) for (const message of buffered) emit(f, message, true);
+  } catch (err) {
+    throw toConnectError(err, f.options.signal);
+  }
+}
+
+async function replay(f: FeedState, anchor: bigint, epoch: string): Promise<void> {
+  const { deps, position, sink, signal } = f.options;
+  let cursor = anchor;
+  for (;;) {
+    throwIfAborted(signal);
+    const page = await deps.backend.log.read(
+      position.room,
+      { direction: "forward", offset: cursor, limit: deps.limits.replayPageSize },
+      signal,
+    );
+    for (const message of page.messages) {
+      await sink.whenWritable(estimateMessageBytes(message));
+      if (f.phase === closed) return;
+      emit(f, message, false);
+    }
+    const tail = page.messages.at(-1);
+    if (!page.hasMore || tail === undefined) return;
+    if (tail.epoch !== epoch) return;
+    cursor = tail.offset;
   }
 }
 

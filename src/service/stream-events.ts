@@ -1,7 +1,7 @@
 /**
  * Shared pieces of the streaming handlers (Subscribe, Chat): the output queue
- * sized from the limits, and a feed sink that turns stored messages into
- * stream events.
+ * sized from the limits, the message events shared by every stream of a
+ * delivery, and a feed sink that queues them.
  *
  * @module
  */
@@ -9,9 +9,9 @@ import { type Timestamp, timestampNow } from "@bufbuild/protobuf/wkt";
 import type { ConnectError } from "@connectrpc/connect";
 import type { StoredMessage } from "../backend/types.js";
 import type { Message } from "../gen/switchboard/chat/v1/chat_pb.js";
-import { estimateMessageBytes, toMessage } from "./convert.js";
+import { estimateMessageBytes, sharedMessage } from "./convert.js";
 import type { ServiceDeps } from "./deps.js";
-import { createEventQueue, type EventQueue } from "./event-queue.js";
+import { createEventQueue, type EventMeta, type EventQueue } from "./event-queue.js";
 import type { RoomFeedSink } from "./room-feed.js";
 import { type CallTelemetry, noCallTelemetry } from "./telemetry.js";
 
@@ -28,40 +28,85 @@ export const controlEventBytes = 128;
 export function createStreamQueue<T>(
   deps: ServiceDeps,
   signal: AbortSignal,
-  heartbeat: (time: Timestamp) => T,
+  makeHeartbeat: (time: Timestamp) => T,
   onFail?: (error: ConnectError) => void,
 ): EventQueue<T> {
   return createEventQueue<T>({
     maxBytes: deps.limits.maxQueueBytes,
     heartbeatMs: deps.limits.heartbeatIntervalMs,
-    heartbeat: () => heartbeat(timestampNow()),
+    heartbeat() {
+      return makeHeartbeat(timestampNow());
+    },
     signal,
     ...(onFail ? { onFail } : {}),
   });
 }
 
 /**
- * A room feed sink that pushes each message into `queue`, wrapped by `wrap`,
- * and reports each queued message to `telemetry` (delivery count and span).
+ * The stream event of one delivered message, with its queue accounting
+ * (it is the `EventMeta` of the push, so queueing it allocates nothing).
+ */
+export interface MessageDelivery<T> extends EventMeta {
+  /** The stream event; its message is {@link sharedMessage}'s Message. */
+  readonly event: T;
+  readonly bytes: number;
+  readonly room: string;
+  readonly offset: bigint;
+}
+
+/**
+ * Makes the stream events of delivered messages for one kind of stream
+ * (Subscribe, Chat), once per delivery: consecutive calls with the same
+ * StoredMessage object return the same {@link MessageDelivery} (so the same
+ * event object, wrapping the same Message, see {@link sharedMessage}), and
+ * its size is estimated once. Create one per handler, not per stream.
  *
  * @example
- * const sink = queueSink(queue, (message) => ({ event: { case: "message", value: message } }), telemetry);
+ * const deliveries = createMessageDeliveries((message) => create(SubscribeResponseSchema, { event: { case: "message", value: message } }));
+ * deliveries(stored).event; // the same object for every stream of this delivery
+ */
+export function createMessageDeliveries<T>(
+  wrap: (message: Message) => T,
+): (stored: StoredMessage) => MessageDelivery<T> {
+  let last: MessageDelivery<T> | undefined;
+  let lastStored: StoredMessage | undefined;
+  return (stored) => {
+    if (stored !== lastStored || last === undefined) {
+      last = {
+        event: wrap(sharedMessage(stored)),
+        bytes: estimateMessageBytes(stored),
+        room: stored.room,
+        offset: stored.offset,
+      };
+      lastStored = stored;
+    }
+    return last;
+  };
+}
+
+/**
+ * A room feed sink that pushes each message's shared event (from
+ * `deliveries`) into `queue`, and reports each queued message to
+ * `telemetry` (delivery count and span).
+ *
+ * @example
+ * const sink = queueSink(queue, subscribeDeliveries, telemetry);
  */
 export function queueSink<T>(
   queue: EventQueue<T>,
-  wrap: (message: Message) => T,
+  deliveries: (stored: StoredMessage) => MessageDelivery<T>,
   telemetry: CallTelemetry = noCallTelemetry,
 ): RoomFeedSink {
   return {
-    message(message: StoredMessage, live = true) {
-      const queued = queue.push(wrap(toMessage(message)), {
-        bytes: estimateMessageBytes(message),
-        room: message.room,
-        offset: message.offset,
-      });
-      if (queued) telemetry.delivered(message, live);
+    message(message, live) {
+      const delivery = deliveries(message);
+      if (queue.push(delivery.event, delivery)) telemetry.delivered(message, live);
     },
-    whenWritable: (bytes) => queue.whenWritable(bytes),
-    fail: (error) => queue.fail(error),
+    whenWritable(bytes) {
+      return queue.whenWritable(bytes);
+    },
+    fail(error) {
+      queue.fail(error);
+    },
   };
 }

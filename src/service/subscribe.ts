@@ -6,6 +6,7 @@
  * @module
  */
 import { create } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
 import {
   type SubscribeRequest,
@@ -15,11 +16,30 @@ import {
 import { authorizeSubscribe, requireUser } from "./authorize.js";
 import type { ServiceDeps } from "./deps.js";
 import { toConnectError } from "./errors.js";
-import { openRoomFeed, type RoomFeed } from "./room-feed.js";
+import { createEventQueue, type EventQueue } from "./event-queue.js";
+import { openRoomFeed, type RoomFeed, type RoomFeedSink } from "./room-feed.js";
 import { cutOffSlowConsumer } from "./stream-control.js";
-import { controlEventBytes, createStreamQueue, queueSink } from "./stream-events.js";
+import { controlEventBytes, createMessageDeliveries, queueSink } from "./stream-events.js";
 import { callTelemetry } from "./telemetry.js";
 import { validateRoomPositions } from "./validate.js";
+
+/** Subscribe's message events: one per delivery, shared by every Subscribe stream. */
+const subscribeDeliveries = createMessageDeliveries((message) =>
+  create(SubscribeResponseSchema, { event: { case: "message", value: message } }),
+);
+
+function subscribeHeartbeat(): SubscribeResponse {
+  return create(SubscribeResponseSchema, {
+    event: { case: "heartbeat", value: { time: timestampNow() } },
+  });
+}
+
+/** The room feeds of one call. */
+interface CallFeeds {
+  readonly list: RoomFeed[];
+  /** Set once the call is over: feeds opened later are closed at once. */
+  finished: boolean;
+}
 
 /**
  * Creates the Subscribe handler.
@@ -31,6 +51,10 @@ import { validateRoomPositions } from "./validate.js";
  * `limits.slowConsumerGraceMs` gets its stream reset, see stream-control.ts);
  * Canceled / DeadlineExceeded on cancel or deadline. When
  * the stream ends for any reason every fan-out subscription is closed.
+ *
+ * Every `message` event of one live delivery is the same SubscribeResponse
+ * object on every stream, wrapping the same Message (see
+ * `createMessageDeliveries` and `sharedMessage`): treat them as immutable.
  *
  * @example
  * const subscribe = createSubscribeHandler(deps);
@@ -44,59 +68,63 @@ export function createSubscribeHandler(deps: ServiceDeps) {
     validateRoomPositions(req.rooms, "rooms", deps.limits);
     for (const position of req.rooms) authorizeSubscribe(user, position.room);
     const telemetry = callTelemetry(ctx);
-
-    const feeds: RoomFeed[] = [];
-    let finished = false;
-    // The generator may sit suspended at a `yield` that nobody resumes after a
-    // cancel, so release on the signal itself (it also fires when the call ends).
-    const release = () => {
-      finished = true;
-      for (const feed of feeds) feed.close();
-    };
-    ctx.signal.addEventListener("abort", release, { once: true });
-    const queue = createStreamQueue(
-      deps,
-      ctx.signal,
-      (time) => create(SubscribeResponseSchema, { event: { case: "heartbeat", value: { time } } }),
-      (error) => {
+    const feeds: CallFeeds = { list: [], finished: false };
+    // The queue fails when the signal aborts (cancel, deadline, end of the
+    // call), so this also releases the feeds when the generator sits
+    // suspended at a `yield` that nobody resumes.
+    const queue = createEventQueue<SubscribeResponse>({
+      maxBytes: deps.limits.maxQueueBytes,
+      heartbeatMs: deps.limits.heartbeatIntervalMs,
+      heartbeat: subscribeHeartbeat,
+      signal: ctx.signal,
+      onFail(error) {
         // Failed (e.g. slow consumer): stop receiving now, not when the client reads the error.
-        release();
+        release(feeds);
         cutOffSlowConsumer(ctx, error, deps.limits.slowConsumerGraceMs);
         telemetry.streamFailed(error);
       },
-    );
+    });
     telemetry.watchQueue(queue, ctx.signal);
-    const sink = queueSink(
-      queue,
-      (message) => create(SubscribeResponseSchema, { event: { case: "message", value: message } }),
-      telemetry,
+    const sink = queueSink(queue, subscribeDeliveries, telemetry);
+    openFeeds(deps, req, ctx.signal, feeds, queue, sink).catch((err: unknown) =>
+      queue.fail(toConnectError(err, ctx.signal)),
     );
-
-    const run = async () => {
-      const opened = await Promise.all(
-        req.rooms.map(async (position) => {
-          const feed = await openRoomFeed({ deps, position, sink, signal: ctx.signal });
-          if (finished) feed.close();
-          else feeds.push(feed);
-          return feed;
-        }),
-      );
-      for (const feed of opened) {
-        queue.push(
-          create(SubscribeResponseSchema, { event: { case: "roomState", value: feed.state } }),
-          { bytes: controlEventBytes },
-        );
-      }
-      await Promise.all(opened.map((feed) => feed.start()));
-    };
-    run().catch((err: unknown) => queue.fail(toConnectError(err, ctx.signal)));
-
     try {
       for await (const event of queue) yield event;
     } finally {
-      ctx.signal.removeEventListener("abort", release);
-      release();
+      release(feeds);
       queue.end();
     }
   };
+}
+
+/** Opens every requested room's feed, sends the room states, then starts the feeds. */
+async function openFeeds(
+  deps: ServiceDeps,
+  req: SubscribeRequest,
+  signal: AbortSignal,
+  feeds: CallFeeds,
+  queue: EventQueue<SubscribeResponse>,
+  sink: RoomFeedSink,
+): Promise<void> {
+  const opened = await Promise.all(
+    req.rooms.map(async (position) => {
+      const feed = await openRoomFeed({ deps, position, sink, signal });
+      if (feeds.finished) feed.close();
+      else feeds.list.push(feed);
+      return feed;
+    }),
+  );
+  for (const feed of opened) {
+    queue.push(
+      create(SubscribeResponseSchema, { event: { case: "roomState", value: feed.state } }),
+      { bytes: controlEventBytes },
+    );
+  }
+  await Promise.all(opened.map((feed) => feed.start()));
+}
+
+function release(feeds: CallFeeds): void {
+  feeds.finished = true;
+  for (const feed of feeds.list) feed.close();
 }

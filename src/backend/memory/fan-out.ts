@@ -76,7 +76,9 @@ export function createInProcessFanOut(): InProcessFanOut {
   function deliver(message: StoredMessage): void {
     const set = rooms.get(message.room);
     if (!set) return;
-    for (const sub of [...set]) {
+    // A Set iterator skips subscriptions removed meanwhile and visits ones
+    // added meanwhile (allowed: subscribers drop offsets they already have).
+    for (const sub of set) {
       if (!sub.open) continue;
       try {
         sub.listener(message);
@@ -102,7 +104,11 @@ export function createInProcessFanOut(): InProcessFanOut {
       }
       set.add(sub);
       active++;
-      return { close: () => remove(sub) };
+      return {
+        close() {
+          remove(sub);
+        },
+      };
     },
     publish(message) {
       if (closed) return;
