@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { KeyObject } from "node:crypto";
 import { errors, jwtVerify, SignJWT } from "jose";
 import type { AuthenticatedUser } from "../service/context-values.js";
 
@@ -116,9 +117,26 @@ export async function verifyToken(
   opts?: { clockToleranceSec?: number },
 ): Promise<AuthenticatedUser> {
   assertSecret(secret);
+  return (await verifyTokenClaims(secret, token, opts)).user;
+}
+
+/**
+ * {@link verifyToken} for a key already imported (`createSecretKey(secret)`,
+ * at least 32 bytes), also returning the token's `exp` (Unix seconds).
+ *
+ * @throws TokenError with reason "expired", "not_yet_valid" or "invalid".
+ *
+ * @example
+ * const { user, exp } = await verifyTokenClaims(createSecretKey(secret), token);
+ */
+export async function verifyTokenClaims(
+  key: Uint8Array | KeyObject,
+  token: string,
+  opts?: { clockToleranceSec?: number },
+): Promise<{ user: AuthenticatedUser; exp: number }> {
   let payload: Record<string, unknown>;
   try {
-    ({ payload } = await jwtVerify(token, secret, {
+    ({ payload } = await jwtVerify(token, key, {
       algorithms: ["HS256"],
       issuer: tokenIssuer,
       requiredClaims: ["exp", "sub"],
@@ -127,7 +145,7 @@ export async function verifyToken(
   } catch (e) {
     throw new TokenError(reasonOf(e), { cause: e });
   }
-  return userFromPayload(payload);
+  return { user: userFromPayload(payload), exp: payload.exp as number };
 }
 
 function reasonOf(e: unknown): TokenErrorReason {

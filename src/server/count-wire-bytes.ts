@@ -24,16 +24,61 @@ export interface WireBytes {
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
 
+/** Byte counts that the code moving the bytes adds to itself (the fast path). */
+export interface WireTally extends WireBytes {
+  addIn(n: number): void;
+  addOut(n: number): void;
+}
+
 /**
- * Starts counting the bytes of `req` and `res`.
+ * Creates byte counts for one exchange, closed with `res`; the caller adds
+ * the bytes it reads and writes (no wrapping).
+ *
+ * @example
+ * const tally = createWireTally(res);
+ * tally.addIn(body.byteLength);
+ */
+export function createWireTally(res: Res): WireTally {
+  let closed = false;
+  let waiting: (() => void)[] | undefined;
+  res.once("close", () => {
+    closed = true;
+    if (waiting) for (const fn of waiting.splice(0)) fn();
+  });
+  return {
+    bytesIn: 0,
+    bytesOut: 0,
+    addIn(n) {
+      this.bytesIn += n;
+    },
+    addOut(n) {
+      this.bytesOut += n;
+    },
+    onClose(fn) {
+      if (closed) {
+        fn();
+        return;
+      }
+      waiting ??= [];
+      waiting.push(fn);
+    },
+  } as WireTally & { bytesIn: number; bytesOut: number };
+}
+
+/**
+ * Starts counting the bytes of `req` and `res` by wrapping the request's
+ * `read` and the response's `write`/`end`, into `tally` (a new one unless
+ * given: the fast path hands over the one it started when it passes a
+ * request on to the library).
  *
  * @example
  * const wire = countWireBytes(req, res);
- * wire.onClose(() => console.log(wire.bytesIn, wire.bytesOut));
  */
-export function countWireBytes(req: Req, res: Res): WireBytes {
-  let bytesIn = 0;
-  let bytesOut = 0;
+export function countWireBytes(
+  req: Req,
+  res: Res,
+  tally: WireTally = createWireTally(res),
+): WireTally {
   const size = (chunk: unknown): number =>
     typeof chunk === "string"
       ? Buffer.byteLength(chunk)
@@ -43,35 +88,18 @@ export function countWireBytes(req: Req, res: Res): WireBytes {
   const read = req.read;
   req.read = function countedRead(this: Req, n?: number) {
     const chunk: unknown = read.call(this, n);
-    if (chunk !== null) bytesIn += size(chunk);
+    if (chunk !== null) tally.addIn(size(chunk));
     return chunk;
   };
   const write = res.write as (...args: unknown[]) => boolean;
   (res as { write: unknown }).write = function countedWrite(this: Res, ...args: unknown[]) {
-    bytesOut += size(args[0]);
+    tally.addOut(size(args[0]));
     return write.apply(this, args);
   };
   const end = res.end as (...args: unknown[]) => Res;
   (res as { end: unknown }).end = function countedEnd(this: Res, ...args: unknown[]) {
-    if (typeof args[0] !== "function") bytesOut += size(args[0]);
+    if (typeof args[0] !== "function") tally.addOut(size(args[0]));
     return end.apply(this, args);
   };
-  let closed = false;
-  const waiting: (() => void)[] = [];
-  res.once("close", () => {
-    closed = true;
-    for (const fn of waiting.splice(0)) fn();
-  });
-  return {
-    get bytesIn() {
-      return bytesIn;
-    },
-    get bytesOut() {
-      return bytesOut;
-    },
-    onClose(fn) {
-      if (closed) fn();
-      else waiting.push(fn);
-    },
-  };
+  return tally;
 }

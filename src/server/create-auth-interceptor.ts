@@ -17,26 +17,48 @@
  * @module
  */
 
-import { Code, ConnectError, type HandlerContext, type Interceptor } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  createContextKey,
+  type HandlerContext,
+  type Interceptor,
+} from "@connectrpc/connect";
+import { createTokenVerifier, type TokenVerifier } from "../auth/token-verifier.js";
 import { TokenError, verifyToken } from "../auth/tokens.js";
 import { type AuthenticatedUser, kUser } from "../service/context-values.js";
 
 /**
- * Verifies the bearer token of a request's headers.
+ * Context value set by a transport that has the request's headers at hand
+ * (the fast path): one header's value as `Headers.get` gives it, so the gate
+ * need not build the call's `Headers` just to read `authorization`.
+ */
+export const kHeaderValue = createContextKey<((name: string) => string | null) | undefined>(
+  undefined,
+  { description: "switchboard request header value" },
+);
+
+/**
+ * Verifies the bearer token of a request's headers (or of the
+ * `authorization` value itself), with the secret or with a caching verifier
+ * (see auth/token-verifier.ts).
  *
  * @throws ConnectError with Code.Unauthenticated ("missing bearer token",
  * "invalid token", "token expired", "token not yet valid").
  */
 export async function authenticate(
-  secret: Uint8Array,
-  header: Headers,
+  secret: Uint8Array | TokenVerifier,
+  header: Headers | string | null,
   clockToleranceSec?: number,
 ): Promise<AuthenticatedUser> {
-  const match = /^bearer[ \t]+([^\s]+)[ \t]*$/i.exec(header.get("authorization") ?? "");
+  const value =
+    typeof header === "string" || header === null ? header : header.get("authorization");
+  const match = /^bearer[ \t]+([^\s]+)[ \t]*$/i.exec(value ?? "");
   if (match === null) {
     throw new ConnectError("missing bearer token", Code.Unauthenticated);
   }
   try {
+    if (typeof secret === "function") return await secret(match[1]!);
     return await verifyToken(
       secret,
       match[1]!,
@@ -62,9 +84,12 @@ export function createAuthGate(
   anonymousServices: readonly string[] = [],
 ): (ctx: HandlerContext) => Promise<void> {
   const anonymous = new Set(anonymousServices);
+  const verify = createTokenVerifier(secret);
   return async (ctx) => {
     if (anonymous.has(ctx.service.typeName)) return;
-    ctx.values.set(kUser, await authenticate(secret, ctx.requestHeader));
+    const direct = ctx.values.get(kHeaderValue);
+    const header = direct ? direct("authorization") : ctx.requestHeader;
+    ctx.values.set(kUser, await authenticate(verify, header));
   };
 }
 
@@ -76,8 +101,9 @@ export function createAuthGate(
  * createRouterTransport(routes, { router: { interceptors: [createAuthInterceptor(secret)] } });
  */
 export function createAuthInterceptor(secret: Uint8Array): Interceptor {
+  const verify = createTokenVerifier(secret);
   return (next) => async (req) => {
-    req.contextValues.set(kUser, await authenticate(secret, req.header));
+    req.contextValues.set(kUser, await authenticate(verify, req.header));
     return next(req);
   };
 }

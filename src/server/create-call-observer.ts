@@ -38,6 +38,7 @@ import { createCallTelemetry, createQueueRegistry } from "../observability/call-
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { Tracing } from "../observability/tracing.js";
+import { onCallEnd } from "../service/call-end.js";
 import { kUser } from "../service/context-values.js";
 import { codeName } from "../service/errors.js";
 import { kCallTelemetry } from "../service/telemetry.js";
@@ -159,17 +160,15 @@ export function createCallObserver(options: CallObserverOptions): CallObserver {
         "rpc",
       );
     };
-    const onAbort = () => {
-      // Read the reason a tick later: another gate may rewrite it in place
-      // (request decoding errors become InvalidArgument, see request-gate.ts).
+    // Read the reason a tick later: another gate may rewrite it in place
+    // (request decoding errors become InvalidArgument, see request-gate.ts).
+    onCallEnd(ctx, (why) =>
       queueMicrotask(() => {
-        reason = ctx.signal.reason;
+        reason = why;
         ended = true;
         finish();
-      });
-    };
-    if (ctx.signal.aborted) onAbort();
-    else ctx.signal.addEventListener("abort", onAbort, { once: true });
+      }),
+    );
     wire?.onClose(() => {
       closed = true;
       finish();

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+import type { ConnectRouter, ConnectRouterOptions, ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { BackendHealth } from "../backend/types.js";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
@@ -17,7 +17,7 @@ import { ChatService } from "../gen/switchboard/chat/v1/chat_pb.js";
 import type { Metrics } from "../observability/metrics.js";
 import { createDecodeErrorGate } from "../service/request-gate.js";
 import { createCors } from "./cors.js";
-import { countWireBytes, type WireBytes } from "./count-wire-bytes.js";
+import { countWireBytes, createWireTally, type WireBytes } from "./count-wire-bytes.js";
 import { createAuthGate } from "./create-auth-interceptor.js";
 import { type CallObserver, kWireBytes, type RequestGate } from "./create-call-observer.js";
 import { createErrorInterceptor, type ErrorLog } from "./create-error-interceptor.js";
@@ -25,6 +25,9 @@ import { createInputCancelInterceptor } from "./create-input-cancel-interceptor.
 import { createUnaryTimeoutInterceptor } from "./create-unary-timeout-interceptor.js";
 import { createDevSignInHandler } from "./dev-sign-in.js";
 import type { Drain } from "./drain.js";
+import { createFastPath, type FastPathStats } from "./fast/fast-path.js";
+import { recordingRouter } from "./fast/method-table.js";
+import { resolveFastPathSettings } from "./fast/settings.js";
 import { gzipCompression } from "./gzip-compression.js";
 import { createHealthService } from "./health/health-service.js";
 import { serveHealthRoute } from "./health-route.js";
@@ -75,6 +78,13 @@ export interface RequestHandlerOptions {
   observer?: CallObserver;
   /** Serve `GET /metrics` on this port (see metrics-route.ts); without it the path is 404. */
   metrics?: Metrics;
+  /**
+   * Serve plain unary calls on the fast path (see fast/fast-path.ts and
+   * docs/fast-path.md); default true. False: connect-node serves everything.
+   */
+  fastPath?: boolean;
+  /** Counters of the fast path, read by the server's stats. */
+  fastPathStats?: FastPathStats;
 }
 
 /**
@@ -101,8 +111,51 @@ export function createRequestHandler(opts: RequestHandlerOptions): NodeHandler {
   // Wire bytes of each request, for the observer's log line (see count-wire-bytes.ts).
   const wireBytes = new WeakMap<object, WireBytes>();
   const observeGate = (gate: RequestGate) => (opts.observer ? opts.observer.gate(gate) : gate);
+  const routerOptions: ConnectRouterOptions = {
+    acceptCompression: [gzipCompression],
+    compressMinBytes,
+    ...(opts.hardening ? { readMaxBytes: opts.hardening.readMaxBytes } : {}),
+    requestGate: observeGate(
+      createDecodeErrorGate(createAuthGate(opts.secret, anonymousServiceNames)),
+    ),
+    // First is outermost: errors are converted after the cap and drain acted.
+    interceptors: [
+      ...(opts.observer ? [opts.observer.interceptor] : []),
+      createErrorInterceptor(opts.errorLog),
+      ...(opts.hardening?.interceptors ?? []),
+      opts.drain.interceptor,
+      createInputCancelInterceptor(),
+      createUnaryTimeoutInterceptor(opts.unaryTimeoutMs),
+    ],
+    shutdownSignal: opts.drain.shutdownSignal,
+  };
+  const contextValues = (req: Parameters<NodeHandler>[0]) => {
+    const values = transportContextValues(req);
+    const wire = wireBytes.get(req);
+    return wire ? values.set(kWireBytes, wire) : values;
+  };
+  const fast =
+    opts.fastPath === false
+      ? undefined
+      : createFastPath({
+          settings: resolveFastPathSettings(routerOptions),
+          contextValues,
+          ...(opts.fastPathStats ? { stats: opts.fastPathStats } : {}),
+          ...(opts.observer
+            ? {
+                tally: (req, res) => {
+                  const tally = createWireTally(res);
+                  wireBytes.set(req, tally);
+                  return tally;
+                },
+              }
+            : {}),
+        });
   const adapter = connectNodeAdapter({
-    routes: (router) => {
+    ...routerOptions,
+    routes: (libraryRouter) => {
+      // Services registered here are served by the fast path too (when on).
+      const router = fast ? recordingRouter(libraryRouter, fast.table) : libraryRouter;
       router.service(ChatService, opts.service);
       // gRPC health: the backend's readiness, NOT_SERVING while draining.
       const readiness = () =>
@@ -118,29 +171,10 @@ export function createRequestHandler(opts: RequestHandlerOptions): NodeHandler {
       );
       if (opts.reflection !== false) registerReflection(router);
       opts.routes?.(router);
-      opts.onRouter?.(router);
+      fast?.setLibraryHandlers(libraryRouter.handlers);
+      opts.onRouter?.(libraryRouter);
     },
-    acceptCompression: [gzipCompression],
-    compressMinBytes,
-    ...(opts.hardening ? { readMaxBytes: opts.hardening.readMaxBytes } : {}),
-    contextValues: (req) => {
-      const values = transportContextValues(req);
-      const wire = wireBytes.get(req);
-      return wire ? values.set(kWireBytes, wire) : values;
-    },
-    requestGate: observeGate(
-      createDecodeErrorGate(createAuthGate(opts.secret, anonymousServiceNames)),
-    ),
-    // First is outermost: errors are converted after the cap and drain acted.
-    interceptors: [
-      ...(opts.observer ? [opts.observer.interceptor] : []),
-      createErrorInterceptor(opts.errorLog),
-      ...(opts.hardening?.interceptors ?? []),
-      opts.drain.interceptor,
-      createInputCancelInterceptor(),
-      createUnaryTimeoutInterceptor(opts.unaryTimeoutMs),
-    ],
-    shutdownSignal: opts.drain.shutdownSignal,
+    contextValues,
     fallback: (req, res) => {
       if (opts.health && serveHealthRoute(req, res, opts.health)) return;
       const notFound = () => {
@@ -166,6 +200,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): NodeHandler {
     if (opts.drain.draining && "shouldKeepAlive" in res) res.shouldKeepAlive = false;
     if (opts.metrics && serveMetricsRoute(req, res, opts.metrics)) return;
     if (applyCors(req, res)) return;
+    if (fast?.handle(req, res)) return;
     if (opts.observer) wireBytes.set(req, countWireBytes(req, res));
     adapter(req, res);
   };

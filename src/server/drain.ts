@@ -7,6 +7,7 @@
  * @module
  */
 
+import { setMaxListeners } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
@@ -46,6 +47,8 @@ export interface Drain {
 export function createDrain(): Drain {
   const streamsStop = new AbortController();
   const shutdown = new AbortController();
+  // Every call in flight listens to these: no "possible leak" warning past 10.
+  setMaxListeners(0, streamsStop.signal, shutdown.signal);
   const shuttingDown = () => new ConnectError("server shutting down", Code.Unavailable);
   let inFlight = 0;
   let idle: (() => void) | undefined;

@@ -92,6 +92,8 @@ export interface ServeOptions {
   healthWatchIntervalMs?: number;
   /** Limits of the WebSocket tunnel (docs/tunnel.md); defaults in tunnel/tunnel-server.ts. */
   tunnel?: Partial<TunnelLimits>;
+  /** Serve plain unary calls on the fast path (docs/fast-path.md); default true. */
+  fastPath?: boolean;
 }
 
 /**
@@ -115,7 +117,9 @@ export async function serveChatService(opts: ServeOptions): Promise<SwitchboardS
   const observability =
     opts.observability ?? createObservability({ logLevel: config.logLevel ?? "info" });
   const ownMetricsPort = config.metricsPort !== undefined;
+  const fastPathStats = { served: 0 };
   const handler = createRequestHandler({
+    fastPathStats,
     observer: createCallObserver(observability),
     ...(ownMetricsPort ? {} : { metrics: observability.metrics }),
     onRouter: (router) => tunnelHandlers.push(...router.handlers),
@@ -131,6 +135,7 @@ export async function serveChatService(opts: ServeOptions): Promise<SwitchboardS
     ...(opts.webApp ? { webApp: opts.webApp } : {}),
     reflection: config.reflection !== false,
     ...(opts.routes ? { routes: opts.routes } : {}),
+    ...(opts.fastPath === false ? { fastPath: false } : {}),
     ...(opts.healthWatchIntervalMs ? { healthWatchIntervalMs: opts.healthWatchIntervalMs } : {}),
     ...(config.dev ? { devSignIn: { allowRemote: config.devAllowRemote === true } } : {}),
   });
@@ -188,7 +193,13 @@ export async function serveChatService(opts: ServeOptions): Promise<SwitchboardS
     port: listener.port,
     backend: opts.backend,
     secret: opts.secret,
-    stats: createServerStats({ listener, drain, streams, backend: opts.backend }),
+    stats: createServerStats({
+      listener,
+      drain,
+      streams,
+      backend: opts.backend,
+      fastPath: fastPathStats,
+    }),
     metricsUrl,
     close() {
       closing ??= shutdown();

@@ -20,6 +20,7 @@
  * @module
  */
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { onCallEnd } from "./call-end.js";
 import { isRequestDecodeError } from "./errors.js";
 
 /**
@@ -34,7 +35,7 @@ export function createDecodeErrorGate(
   next?: (ctx: HandlerContext) => void | Promise<void>,
 ): (ctx: HandlerContext) => void | Promise<void> {
   return (ctx) => {
-    watchDecodeErrors(ctx.signal);
+    onCallEnd(ctx, rewriteDecodeError);
     return next?.(ctx);
   };
 }
@@ -47,16 +48,13 @@ export function createDecodeErrorGate(
  * watchDecodeErrors(ctx.signal);
  */
 export function watchDecodeErrors(signal: AbortSignal): void {
-  signal.addEventListener(
-    "abort",
-    () => {
-      const reason: unknown = signal.reason;
-      if (reason instanceof ConnectError && isRequestDecodeError(reason)) {
-        rewriteAsInvalidArgument(reason);
-      }
-    },
-    { once: true },
-  );
+  signal.addEventListener("abort", () => rewriteDecodeError(signal.reason), { once: true });
+}
+
+function rewriteDecodeError(reason: unknown): void {
+  if (reason instanceof ConnectError && isRequestDecodeError(reason)) {
+    rewriteAsInvalidArgument(reason);
+  }
 }
 
 function rewriteAsInvalidArgument(err: ConnectError): void {

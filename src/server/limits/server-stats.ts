@@ -18,6 +18,8 @@ export interface ServerStats {
   readonly activeSubscriptions: number;
   /** Uploads started and neither committed nor aborted. */
   readonly openUploads: number;
+  /** Calls served by the fast path since start (see server/fast/fast-path.ts); a running total. */
+  readonly fastPathCalls: number;
 }
 
 /** Where a snapshot's numbers come from. */
@@ -29,6 +31,7 @@ export interface ServerStatsSources {
     readonly fanout: { readonly activeSubscriptions: number };
     readonly blobs: { readonly openUploads: number };
   };
+  readonly fastPath: { readonly served: number };
 }
 
 /**
@@ -45,5 +48,6 @@ export function createServerStats(sources: ServerStatsSources): () => ServerStat
     activeStreams: sources.streams.activeStreams,
     activeSubscriptions: sources.backend.fanout.activeSubscriptions,
     openUploads: sources.backend.blobs.openUploads,
+    fastPathCalls: sources.fastPath.served,
   });
 }

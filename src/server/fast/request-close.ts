@@ -1,0 +1,37 @@
+/**
+ * How a fast-path call learns that its client went away, as connect-node's
+ * adapter does it: an HTTP/2 request's "close" (with the reset code mapped
+ * by reset-error.ts), an HTTP/1.1 response's "close" (node emits the
+ * request's "close" as soon as its body is read).
+ *
+ * @module
+ */
+
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { resetError } from "./reset-error.js";
+
+/**
+ * Calls `abort` when the client resets or closes before the call is over;
+ * returns the function that stops watching.
+ *
+ * @example
+ * const unwatch = onRequestClose(req, res, ctx.abort);
+ */
+export function onRequestClose(
+  req: IncomingMessage | Http2ServerRequest,
+  res: ServerResponse | Http2ServerResponse,
+  abort: (reason?: unknown) => void,
+): () => void {
+  if ("stream" in req) {
+    const onClose = () => {
+      const reason = resetError(req.stream.rstCode ?? 0);
+      abort(reason ?? new DOMException("This operation was aborted", "AbortError"));
+    };
+    req.once("close", onClose);
+    return () => req.off("close", onClose);
+  }
+  const onClose = () => abort(new DOMException("This operation was aborted", "AbortError"));
+  res.once("close", onClose);
+  return () => res.off("close", onClose);
+}
