@@ -84,7 +84,7 @@ async function main(): Promise<number> {
     serverCpu,
     loadCpu,
     repeats: quick ? 1 : 3,
-    durationSec: quick ? 1 : 10,
+    durationSec: quick ? 1 : 5,
     warmupSec: quick ? 0.5 : 3,
     resultsDir,
     chartsDir: quick ? resultsDir : join(repoRoot, "docs", "bench"),

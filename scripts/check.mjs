@@ -3,7 +3,8 @@
 //   1. generated code is current (buf generate into a temp dir, compared with src/gen)
 //   2. buf lint
 //   3. buf breaking against the previous commit's schema
-//   4. tsc --noEmit (and the web app: tsc -p web, vite build into web/dist)
+//   4. tsc --noEmit (and the web app: tsc -p web, vite build into web/dist; the server
+//      build into dist/cli/switchboard.mjs)
 //   5. biome check (format + lint)
 //   6. every test file under test/ (node:test, real sockets)
 //   7. the benchmark smoke run, `npm run bench -- --quick` (bench/README.md)
@@ -126,6 +127,10 @@ step("web app: tsc -p web, vite build", () => {
   run(bin("tsc"), ["--noEmit", "-p", "web"]);
   run(bin("vite"), ["build", "--config", "web/vite.config.ts", "--logLevel", "warn"]);
 });
+
+// The compiled server (dist/cli/switchboard.mjs) that bin/switchboard.js runs: the CLI
+// tests spawn bin/switchboard.js, so they exercise the build users get.
+step("server build (esbuild)", () => run(process.execPath, ["scripts/build-server.mjs"]));
 
 step("biome check", () => run(bin("biome"), ["check", "."]));
 

@@ -175,6 +175,49 @@ export async function measureH2load(
       cpuPct.push(((server.sample().cpuSec - before.cpuSec) / seconds) * 100);
     }
   }
+  return summarize(runs, cpuPct);
+}
+
+/** One implementation's load and server, for {@link measureInterleaved}. */
+export interface InterleavedEntry {
+  readonly load: H2loadLoad;
+  readonly server?: ServerProcess;
+}
+
+/**
+ * Like {@link measureH2load} for several implementations at once, with
+ * their repetitions interleaved (A B C, A B C, …) instead of one after the
+ * other: on a machine whose speed drifts (shared cores, frequency), every
+ * implementation sees the same conditions, so their ratios stay fair.
+ * All servers must be running.
+ *
+ * @example
+ * const [grpcJs, switchboard] = await measureInterleaved(opts, [a, b]);
+ */
+export async function measureInterleaved(
+  opts: BenchOptions,
+  entries: readonly InterleavedEntry[],
+): Promise<H2loadMeasurement[]> {
+  if (opts.warmupSec > 0) {
+    for (const e of entries) await runH2load(e.load, opts.warmupSec, opts.loadCpu);
+  }
+  const runs: H2loadResult[][] = entries.map(() => []);
+  const cpuPct: number[][] = entries.map(() => []);
+  for (let i = 0; i < opts.repeats; i++) {
+    for (const [k, e] of entries.entries()) {
+      const before = e.server?.sample();
+      const started = performance.now();
+      runs[k]!.push(await runH2load(e.load, opts.durationSec, opts.loadCpu));
+      if (e.server && before) {
+        const seconds = (performance.now() - started) / 1000;
+        cpuPct[k]!.push(((e.server.sample().cpuSec - before.cpuSec) / seconds) * 100);
+      }
+    }
+  }
+  return entries.map((_, k) => summarize(runs[k]!, cpuPct[k]!));
+}
+
+function summarize(runs: H2loadResult[], cpuPct: number[]): H2loadMeasurement {
   const sum = (pick: (r: H2loadResult) => number) => runs.reduce((a, r) => a + pick(r), 0);
   const metrics: Record<string, number> = {
     rps: median(runs.map((r) => r.rps)),

@@ -12,8 +12,9 @@
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
-import { isAbsolute, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { compiledEntry } from "./compile.js";
 
 /** The repository root (bench/lib/../..). */
 export const repoRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
@@ -94,9 +95,9 @@ export function statusKiB(pid: number, field: string): number {
   return match ? Number(match[1]) : 0;
 }
 
-/** Node flags for a server process: tsx, plus `--cpu-prof` under BENCH_CPU_PROF. */
-function nodeFlags(name: string): string[] {
-  const flags = ["--import", "tsx"];
+/** Node flags for a server process: `--cpu-prof` under BENCH_CPU_PROF. */
+export function nodeFlags(name: string): string[] {
+  const flags: string[] = [];
   const profDir = process.env.BENCH_CPU_PROF;
   if (profDir) {
     const dir = join(resolve(profDir), name);
@@ -107,7 +108,7 @@ function nodeFlags(name: string): string[] {
 }
 
 /**
- * Spawns `taskset -c <cpu> node --import tsx <script> <args>` and resolves
+ * Compiles `script` (compile.ts), spawns `taskset -c <cpu> node <compiled> <args>` and resolves
  * once it printed its ready line. Rejects (and kills the process) when it
  * exits first, prints something else, or times out.
  *
@@ -116,7 +117,8 @@ function nodeFlags(name: string): string[] {
  * try { ... } finally { await server.stop(); }
  */
 export async function startServerProcess(opts: ServerProcessOptions): Promise<ServerProcess> {
-  const script = isAbsolute(opts.script) ? opts.script : join(repoRoot, opts.script);
+  // Compiled JavaScript, not tsx (see compile.ts).
+  const script = compiledEntry(opts.script);
   const nodeArgs = [...nodeFlags(opts.name), script, ...(opts.args ?? [])];
   const [cmd, args] =
     opts.cpu === undefined

@@ -19,7 +19,7 @@ export interface BenchOptions {
   readonly loadCpu: number;
   /** Measured repetitions per case; the report shows the median. 3 (quick: 1). */
   readonly repeats: number;
-  /** Seconds of load per measured repetition. 10 (quick: 1). */
+  /** Seconds of load per measured repetition. 5 (quick: 1). */
   readonly durationSec: number;
   /** Seconds of warm-up load before measuring each case. 3 (quick: 0.5). */
   readonly warmupSec: number;

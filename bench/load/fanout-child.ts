@@ -1,6 +1,6 @@
 /**
- * The parent side of a load process: spawns `taskset -c <cpu> node --import
- * tsx <script> <config JSON>` and sends it commands over stdin/stdout (the
+ * The parent side of a load process: spawns `taskset -c <cpu> node
+ * <compiled script> <config JSON>` (compiled by bench/lib/compile.ts) and sends it commands over stdin/stdout (the
  * protocol of fanout-commands.ts). Its CPU time is read from /proc like a
  * server's, so scenarios can show that the load side is not the bottleneck.
  * Under `BENCH_CPU_PROF=<dir>` (as for servers, see lib/proc.ts) it runs with
@@ -9,9 +9,8 @@
  * @module
  */
 import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { repoRoot, sampleProcess } from "../lib/proc.js";
+import { compiledEntry } from "../lib/compile.js";
+import { nodeFlags, repoRoot, sampleProcess } from "../lib/proc.js";
 
 /** A running load process. */
 export interface LoadChild {
@@ -43,16 +42,10 @@ export function startLoadChild(
   config: unknown,
   cpu: number,
 ): LoadChild {
-  const flags = ["--import", "tsx"];
-  const profDir = process.env.BENCH_CPU_PROF;
-  if (profDir) {
-    const dir = join(resolve(profDir), `load-${name}`);
-    mkdirSync(dir, { recursive: true });
-    flags.push("--cpu-prof", `--cpu-prof-dir=${dir}`);
-  }
+  const flags = nodeFlags(`load-${name}`);
   const child = spawn(
     "taskset",
-    ["-c", String(cpu), process.execPath, ...flags, join(repoRoot, script), JSON.stringify(config)],
+    ["-c", String(cpu), process.execPath, ...flags, compiledEntry(script), JSON.stringify(config)],
     { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"] },
   );
   const waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();

@@ -41,7 +41,13 @@ interface RateResult {
 const reference = "ws JSON";
 /** 1,000 Subscribe streams of one user: the default limit of 100 per user would refuse them. */
 const switchboardEnv = { SWITCHBOARD_MAX_STREAMS_PER_USER: "20000" };
-const streamsPerConnection = 100;
+/**
+ * Subscribe streams per HTTP/2 connection. Default 1: one connection per
+ * subscriber, as the ws reference has one WebSocket per subscriber and as
+ * browsers connect; BENCH_FANOUT_STREAMS_PER_CONNECTION=100 shows a gateway
+ * multiplexing many subscribers over few connections.
+ */
+const streamsPerConnection = Number(process.env.BENCH_FANOUT_STREAMS_PER_CONNECTION ?? 1);
 const sampleEvery = 20;
 const p99GoalMs = 50;
 const p99LimitMs = 1_000;
@@ -310,8 +316,8 @@ async function run(opts: BenchOptions): Promise<ScenarioResult> {
       `One room, ${subscribers} subscribers, one publisher sending at each rate (messages/s) ` +
         `until the server saturates (deliveries < 90 % of offered, p99 > ${p99LimitMs} ms, ` +
         `sends skipped or streams ended); offered deliveries/s = rate × subscribers.`,
-      `Switchboard: Subscribe over gRPC h2c, ${streamsPerConnection} streams per HTTP/2 ` +
-        "connection; the publisher calls Send (gRPC) — with sqlite, a message is durable before " +
+      `Switchboard: Subscribe over gRPC h2c, ${streamsPerConnection} stream(s) per HTTP/2 ` +
+        "connection (1 = one connection per subscriber, like the WebSockets); the publisher calls Send (gRPC) — with sqlite, a message is durable before " +
         "it is fanned out. Per-user stream limit raised with SWITCHBOARD_MAX_STREAMS_PER_USER=20000; " +
         "send rate limit off (bench/servers/switchboard.ts).",
       "ws JSON (bench/servers/ws-fanout.ts): one WebSocket per subscriber; the server " +
@@ -328,7 +334,7 @@ async function run(opts: BenchOptions): Promise<ScenarioResult> {
       ...(opts.quick
         ? []
         : [
-            "The '+ 10k idle' rows add 10,000 subscribers, each alone in its own other room (100 HTTP/2 connections, or 10,000 WebSockets), that receive nothing.",
+            `The '+ 10k idle' rows add 10,000 subscribers, each alone in its own other room (${Math.ceil(10_000 / streamsPerConnection)} HTTP/2 connections, or 10,000 WebSockets), that receive nothing.`,
           ]),
       ...(unsaturated.length > 0
         ? [

@@ -18,7 +18,7 @@ import {
 } from "../../src/gen/switchboard/chat/v1/chat_pb.js";
 import { EchoRequestSchema, EchoResponseSchema } from "../gen/switchboard/bench/v1/bench_pb.js";
 import { grpcJsEcho } from "../lib/grpc-js-echo-client.js";
-import { grpcFrame, type H2loadLoad, measureH2load } from "../lib/h2load.js";
+import { grpcFrame, type H2loadLoad, measureInterleaved } from "../lib/h2load.js";
 import { type ServerProcess, startServerProcess } from "../lib/proc.js";
 import { okGrpcMessage, replay } from "../lib/replay.js";
 import { addRatios, ratioTo } from "../lib/stats.js";
@@ -35,7 +35,7 @@ const rawH2 = "raw node:http2";
 interface Impl {
   readonly impl: string;
   /** The server process it runs on (see {@link servers}). */
-  readonly server: keyof typeof servers;
+  readonly server: string;
   readonly path: string;
   readonly body: Uint8Array;
   /** Checks one replayed call and an independent client's call; returns what was checked. */
@@ -48,11 +48,20 @@ interface Impl {
  * Server processes. One Switchboard process (sqlite backend, EchoService
  * mounted) serves both Switchboard rows: Echo does not touch the backend.
  */
-const servers = {
+const servers: Record<
+  string,
+  { script: string; args: readonly string[]; env?: Record<string, string> }
+> = {
   "grpc-js": { script: "bench/servers/grpc-js-echo.ts", args: [] },
   "raw-h2": { script: "bench/servers/raw-h2-echo.ts", args: [] },
   switchboard: { script: "bench/servers/switchboard.ts", args: ["--backend", "sqlite", "--echo"] },
-} as const;
+  // The "before" figures: the same server with connect-node serving every call.
+  "switchboard-library": {
+    script: "bench/servers/switchboard.ts",
+    args: ["--backend", "memory", "--echo"],
+    env: { SWITCHBOARD_FAST_PATH: "0" },
+  },
+};
 
 const echoBody = grpcFrame(toBinary(EchoRequestSchema, create(EchoRequestSchema, { payload })));
 
@@ -83,6 +92,13 @@ const impls: readonly Impl[] = [
   {
     impl: "switchboard gRPC h2c",
     server: "switchboard",
+    path: "/switchboard.bench.v1.EchoService/Echo",
+    body: echoBody,
+    check: checkEcho,
+  },
+  {
+    impl: "switchboard gRPC h2c, no fast path (before)",
+    server: "switchboard-library",
     path: "/switchboard.bench.v1.EchoService/Echo",
     body: echoBody,
     check: checkEcho,
@@ -146,14 +162,10 @@ function loads(quick: boolean): readonly Load[] {
       ];
 }
 
-/** Loads one implementation on its (running) server and checks it. */
-async function measureImpl(
-  opts: BenchOptions,
-  impl: Impl,
-  server: ServerProcess,
-): Promise<BenchRow[]> {
+/** The h2load request of one implementation on its server. */
+function baseLoad(impl: Impl, server: ServerProcess): H2loadLoad {
   const token = typeof server.info.token === "string" ? server.info.token : undefined;
-  const base: H2loadLoad = {
+  return {
     url: `http://127.0.0.1:${server.port}${impl.path}`,
     clients: 1,
     streams: 1,
@@ -164,41 +176,69 @@ async function measureImpl(
     },
     body: impl.body,
   };
-  let verified = await impl.check(server, base);
-  const rows: BenchRow[] = [];
-  let succeeded = 0;
-  for (const { clients, streams } of loads(opts.quick)) {
-    const load = { ...base, clients, streams };
-    const m = await measureH2load(opts, load, server);
-    succeeded += m.metrics.succeeded ?? 0;
-    opts.log(
-      `  ${impl.impl}, c${clients} m${streams}: ${Math.round(m.metrics.rps!)} req/s, ` +
-        `p50 ${m.metrics.p50Ms!.toFixed(2)} ms, p99 ${m.metrics.p99Ms!.toFixed(2)} ms, ` +
-        `failed ${m.metrics.failed}`,
-    );
-    rows.push({
-      case: `c${clients} m${streams}`,
-      impl: impl.impl,
-      metrics: m.metrics,
-      samples: m.samples,
-      verified,
-    });
-  }
-  if (impl.after) verified += await impl.after(base, succeeded);
-  return rows.map((r) => ({ ...r, verified }));
 }
 
+/**
+ * Every server runs at once (all pinned to the server CPU, idle unless
+ * loaded); for each concurrency the implementations' repetitions are
+ * interleaved (measureInterleaved), so drift in the machine's speed hits
+ * them alike.
+ */
 async function run(opts: BenchOptions): Promise<ScenarioResult> {
+  const running = new Map<string, ServerProcess>();
   const measured: BenchRow[] = [];
-  for (const [name, { script, args }] of Object.entries(servers)) {
-    const server = await startServerProcess({ name, script, args, cpu: opts.serverCpu });
-    try {
-      for (const impl of impls.filter((i) => i.server === name)) {
-        measured.push(...(await measureImpl(opts, impl, server)));
-      }
-    } finally {
-      await server.stop();
+  try {
+    for (const [name, { script, args, env }] of Object.entries(servers)) {
+      running.set(
+        name,
+        await startServerProcess({
+          name,
+          script,
+          args,
+          cpu: opts.serverCpu,
+          ...(env ? { env } : {}),
+        }),
+      );
     }
+    const verified = new Map<string, string>();
+    for (const impl of impls) {
+      const server = running.get(impl.server)!;
+      verified.set(impl.impl, await impl.check(server, baseLoad(impl, server)));
+    }
+    const succeeded = new Map<string, number>();
+    for (const { clients, streams } of loads(opts.quick)) {
+      const entries = impls.map((impl) => {
+        const server = running.get(impl.server)!;
+        return { load: { ...baseLoad(impl, server), clients, streams }, server };
+      });
+      const results = await measureInterleaved(opts, entries);
+      for (const [k, impl] of impls.entries()) {
+        const m = results[k]!;
+        succeeded.set(impl.impl, (succeeded.get(impl.impl) ?? 0) + (m.metrics.succeeded ?? 0));
+        opts.log(
+          `  ${impl.impl}, c${clients} m${streams}: ${Math.round(m.metrics.rps!)} req/s, ` +
+            `p50 ${m.metrics.p50Ms!.toFixed(2)} ms, p99 ${m.metrics.p99Ms!.toFixed(2)} ms, ` +
+            `failed ${m.metrics.failed}`,
+        );
+        measured.push({
+          case: `c${clients} m${streams}`,
+          impl: impl.impl,
+          metrics: m.metrics,
+          samples: m.samples,
+        });
+      }
+    }
+    for (const impl of impls) {
+      if (!impl.after) continue;
+      const server = running.get(impl.server)!;
+      const extra = await impl.after(baseLoad(impl, server), succeeded.get(impl.impl) ?? 0);
+      verified.set(impl.impl, `${verified.get(impl.impl)}${extra}`);
+    }
+    for (const [i, row] of measured.entries()) {
+      measured[i] = { ...row, verified: verified.get(row.impl) ?? "" };
+    }
+  } finally {
+    for (const server of running.values()) await server.stop();
   }
   const withRatios = addRatios(measured, { reference, metric: "rps" }).map((row) => {
     const vsRaw = ratioTo(measured, row, rawH2, "rps");
@@ -223,8 +263,10 @@ async function run(opts: BenchOptions): Promise<ScenarioResult> {
       "Echo of an 11-byte payload (`bytes payload`, an 18-byte gRPC request body) over h2c; `c` = h2load connections, `m` = concurrent streams per connection.",
       "grpc-js: @grpc/grpc-js 1.x server with @grpc/proto-loader, the same bench.proto. raw node:http2: a `stream` handler that answers with the request body and `grpc-status: 0` trailers without decoding — the ceiling for any Node gRPC server.",
       "switchboard gRPC h2c: the real server stack (listener, request handler, interceptors, JWT auth gate verifying a bearer token on every call, metrics) with EchoService mounted next to ChatService. One Switchboard process (sqlite backend) serves both Switchboard rows, Echo first. The references do no authentication.",
+      "switchboard gRPC h2c, no fast path (before): the same stack with the fast path off (`SWITCHBOARD_FAST_PATH=0`, docs/fast-path.md), i.e. connect-node's adapter serving every call — the figure before issue 8.",
       "switchboard Send (sqlite): ChatService/Send of an 11-character text, no client_message_id (so nothing is deduplicated), answered after the message is durable in sqlite; send rate limit off (10^9/s).",
       "Ratio: req/s divided by grpc-js's in the same case; × raw h2: divided by the raw node:http2 handler's.",
+      "All servers run at once, pinned to the server CPU; for each concurrency the implementations' repetitions are interleaved (A B C …, A B C …), so drift in the machine's speed affects them alike.",
       "Correctness is checked outside the load: h2load's exact request is replayed once and its grpc-status and decoded response checked, plus a grpc-js client call; for Send, History's head offset is compared with h2load's successes. h2load itself only sees HTTP 200.",
       "server CPU %: CPU time of the server process during the measured runs, in % of one core (100 = the pinned core was saturated).",
     ],
