@@ -13,7 +13,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { ChatService } from "../src/gen/switchboard/chat/v1/chat_pb.js";
+import { serverConfigFromEnv } from "../src/server/config.js";
+import { startTestServer } from "./helpers/start-server.js";
 import {
   h1Exchange,
   h2Exchange,
@@ -295,4 +299,25 @@ describe("fast path: same answers as connect-node", () => {
       assert.deepEqual(got, want);
     });
   }
+});
+
+describe("SWITCHBOARD_FAST_PATH", () => {
+  for (const fastPath of [true, false]) {
+    test(`fastPath: ${fastPath} — Send works and ${fastPath ? "is" : "is not"} served by the fast path`, async (t) => {
+      const ts = await startTestServer({ config: { fastPath } });
+      t.after(() => ts.close());
+      const token = await ts.token({ subject: "ada", rooms: ["*"] });
+      const client = createClient(ChatService, createGrpcTransport({ baseUrl: ts.url }));
+      const res = await client.send(
+        { room: "lobby", text: "hi" },
+        { headers: { authorization: `Bearer ${token}` } },
+      );
+      assert.equal(res.message?.text, "hi");
+      assert.equal(ts.server.stats().fastPathCalls, fastPath ? 1 : 0);
+    });
+  }
+  test("the environment variable turns it off", () => {
+    assert.equal(serverConfigFromEnv({ SWITCHBOARD_FAST_PATH: "false" }).fastPath, false);
+    assert.equal(serverConfigFromEnv({}).fastPath, undefined);
+  });
 });

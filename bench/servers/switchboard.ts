@@ -118,8 +118,6 @@ async function start(): Promise<SwitchboardServer> {
       backend,
       service,
       observability,
-      // SWITCHBOARD_FAST_PATH=0: connect-node serves every call (the "before" figures).
-      fastPath: process.env.SWITCHBOARD_FAST_PATH !== "0",
       ...(flags.echo ? { routes: registerEchoService } : {}),
     });
   } catch (e) {

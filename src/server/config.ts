@@ -17,6 +17,7 @@
  * | `SWITCHBOARD_DEV`                       | `dev`                           | `false`       | `true`/`1`: development mode (error causes logged with stacks; the dev sign-in endpoint `/dev/sign-in`). The server refuses to start on a non-loopback host unless `devAllowRemote`. |
  * | `SWITCHBOARD_DEV_ALLOW_REMOTE`          | `devAllowRemote`                | `false`       | Allow dev mode on a non-loopback host: anyone who reaches the port can sign in as anyone. |
  * | `SWITCHBOARD_REFLECTION`                | `reflection`                    | `true`        | Serve gRPC server reflection (v1 and v1alpha, no token needed); `false` turns it off. |
+ * | `SWITCHBOARD_FAST_PATH`                 | `fastPath`                      | `true`        | Serve plain unary/server-streaming calls on the fast path (docs/fast-path.md); `false`: connect-node serves all. |
  * | `SWITCHBOARD_METRICS_PORT`              | `metricsPort`                   | main port     | Serve Prometheus `/metrics` on this port (0 = any free port) instead of the main port. |
  * | `SWITCHBOARD_LOG_LEVEL`                 | `logLevel`                      | `info`        | Structured JSON logs on stderr: `trace`, `debug`, `info` (one line per RPC), `warn`, `error`, `fatal`, `silent`. |
  * | `OTEL_*`                                | `otel`                          | none          | OpenTelemetry tracing (OTLP/HTTP), off unless an exporter is set; see observability/tracing.ts. |
@@ -91,6 +92,8 @@ export interface ServerConfig extends ConnectionLimitSettings {
   devAllowRemote?: boolean;
   /** Serve gRPC server reflection (no token needed); default true. */
   reflection?: boolean;
+  /** Serve plain calls on the fast path (docs/fast-path.md); default true. */
+  fastPath?: boolean;
   /** Cluster mode: when set, the backend is NATS JetStream (`backend` is then ignored). */
   nats?: NatsConfig;
   /** Serve `/metrics` on this port (0 = any free one) instead of the main port. */
@@ -217,6 +220,8 @@ export function serverConfigFromEnv(
   const reflection = get("SWITCHBOARD_REFLECTION");
   if (reflection !== undefined)
     config.reflection = parseBoolean("SWITCHBOARD_REFLECTION", reflection);
+  const fastPath = get("SWITCHBOARD_FAST_PATH");
+  if (fastPath !== undefined) config.fastPath = parseBoolean("SWITCHBOARD_FAST_PATH", fastPath);
   const devRemote = get("SWITCHBOARD_DEV_ALLOW_REMOTE");
   if (devRemote !== undefined) {
     config.devAllowRemote = parseBoolean("SWITCHBOARD_DEV_ALLOW_REMOTE", devRemote);

@@ -68,6 +68,7 @@ export interface ServeOptions {
     | "dev"
     | "devAllowRemote"
     | "reflection"
+    | "fastPath"
     | "metricsPort"
     | "logLevel"
   >;
@@ -92,7 +93,7 @@ export interface ServeOptions {
   healthWatchIntervalMs?: number;
   /** Limits of the WebSocket tunnel (docs/tunnel.md); defaults in tunnel/tunnel-server.ts. */
   tunnel?: Partial<TunnelLimits>;
-  /** Serve plain unary calls on the fast path (docs/fast-path.md); default true. */
+  /** Serve plain calls on the fast path (docs/fast-path.md); default true (also `config.fastPath`). */
   fastPath?: boolean;
 }
 
@@ -135,7 +136,7 @@ export async function serveChatService(opts: ServeOptions): Promise<SwitchboardS
     ...(opts.webApp ? { webApp: opts.webApp } : {}),
     reflection: config.reflection !== false,
     ...(opts.routes ? { routes: opts.routes } : {}),
-    ...(opts.fastPath === false ? { fastPath: false } : {}),
+    ...(opts.fastPath === false || config.fastPath === false ? { fastPath: false } : {}),
     ...(opts.healthWatchIntervalMs ? { healthWatchIntervalMs: opts.healthWatchIntervalMs } : {}),
     ...(config.dev ? { devSignIn: { allowRemote: config.devAllowRemote === true } } : {}),
   });
