@@ -21,6 +21,9 @@ import {
 } from "../src/gen/switchboard/chat/v1/chat_pb.js";
 import { createEnvelopeCache } from "../src/server/fast/envelope-cache.js";
 import {
+  connectHeaders,
+  envelope,
+  grpcHeaders,
   h1Exchange,
   h2Exchange,
   type ServerPair,
@@ -55,12 +58,6 @@ function request(init: Parameters<typeof create<typeof StreamingOutputCallReques
   return toBinary(StreamingOutputCallRequestSchema, create(StreamingOutputCallRequestSchema, init));
 }
 
-function envelope(bytes: Uint8Array): Buffer {
-  const head = Buffer.alloc(5);
-  head.writeUInt32BE(bytes.byteLength, 1);
-  return Buffer.concat([head, bytes]);
-}
-
 const three = request({ responseParameters: [{ size: 3 }, { size: 0 }, { size: 10 }] });
 const big = request({ responseParameters: [{ size: 10 }, { size: 4096 }] });
 const failsLate = request({
@@ -77,18 +74,8 @@ interface Case {
   body: Buffer;
 }
 
-const grpc = (token: string, extra: Record<string, string> = {}) => ({
-  "content-type": "application/grpc",
-  te: "trailers",
-  authorization: `Bearer ${token}`,
-  ...extra,
-});
-const connect = (type: string, token: string, extra: Record<string, string> = {}) => ({
-  "content-type": type,
-  "connect-protocol-version": "1",
-  authorization: `Bearer ${token}`,
-  ...extra,
-});
+const grpc = grpcHeaders;
+const connect = connectHeaders;
 const jsonEnvelope = (o: unknown) => envelope(Buffer.from(JSON.stringify(o)));
 
 const cases: Case[] = [

@@ -19,6 +19,9 @@ import { ChatService } from "../src/gen/switchboard/chat/v1/chat_pb.js";
 import { serverConfigFromEnv } from "../src/server/config.js";
 import { startTestServer } from "./helpers/start-server.js";
 import {
+  connectHeaders,
+  envelope,
+  grpcHeaders,
   h1Exchange,
   h2Exchange,
   type ServerPair,
@@ -52,13 +55,6 @@ function routes(router: ConnectRouter): void {
   });
 }
 
-function envelope(bytes: Uint8Array, flags = 0): Buffer {
-  const head = Buffer.alloc(5);
-  head[0] = flags;
-  head.writeUInt32BE(bytes.byteLength, 1);
-  return Buffer.concat([head, bytes]);
-}
-
 function request(init: Parameters<typeof create<typeof SimpleRequestSchema>>[1]): Uint8Array {
   return toBinary(SimpleRequestSchema, create(SimpleRequestSchema, init));
 }
@@ -72,18 +68,8 @@ interface Case {
   fast: boolean;
 }
 
-const grpc = (token: string, extra: Record<string, string> = {}) => ({
-  "content-type": "application/grpc",
-  te: "trailers",
-  authorization: `Bearer ${token}`,
-  ...extra,
-});
-const connect = (type: string, token: string, extra: Record<string, string> = {}) => ({
-  "content-type": type,
-  "connect-protocol-version": "1",
-  authorization: `Bearer ${token}`,
-  ...extra,
-});
+const grpc = grpcHeaders;
+const connect = connectHeaders;
 const echo = request({ payload: { body: new Uint8Array([104, 105]) } });
 const large = request({ responseSize: 4096 });
 const failing = request({

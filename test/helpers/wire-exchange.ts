@@ -143,3 +143,31 @@ export async function startServerPair(
     },
   };
 }
+
+/** A gRPC message envelope: flags, 4-byte length, the bytes. */
+export function envelope(bytes: Uint8Array, flags = 0): Buffer {
+  const head = Buffer.alloc(5);
+  head[0] = flags;
+  head.writeUInt32BE(bytes.byteLength, 1);
+  return Buffer.concat([head, bytes]);
+}
+
+/** gRPC request headers with a bearer token, plus `extra`. */
+export const grpcHeaders = (token: string, extra: Record<string, string> = {}) => ({
+  "content-type": "application/grpc",
+  te: "trailers",
+  authorization: `Bearer ${token}`,
+  ...extra,
+});
+
+/** Connect request headers of content type `type` with a bearer token, plus `extra`. */
+export const connectHeaders = (
+  type: string,
+  token: string,
+  extra: Record<string, string> = {},
+) => ({
+  "content-type": type,
+  "connect-protocol-version": "1",
+  authorization: `Bearer ${token}`,
+  ...extra,
+});

@@ -13,45 +13,29 @@
  * @module
  */
 
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { ServerResponse } from "node:http";
+import type { Http2ServerResponse } from "node:http2";
 import type { Message } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ContextValues, type MethodImplSpec } from "@connectrpc/connect";
-import { type Compression, compressionNegotiate } from "@connectrpc/connect/protocol";
+import { Code, ConnectError, type MethodImplSpec } from "@connectrpc/connect";
+import type { Compression } from "@connectrpc/connect/protocol";
 import { createEndStreamSerialization, endStreamFlag } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { WireTally } from "../count-wire-bytes.js";
-import { type CallRegistry, callEnded, createCallContext } from "./call-context.js";
+import { callEnded } from "./call-context.js";
 import type { EnvelopeCache } from "./envelope-cache.js";
 import { invokeServerStreaming } from "./invoke-stream.js";
 import { copyHeaders } from "./invoke-unary.js";
-import type { FastMethod } from "./method-table.js";
-import { headerValue, nodeHeaders } from "./node-headers.js";
-import type { FastProtocol } from "./protocols.js";
-import { onRequestClose } from "./request-close.js";
+import { nodeHeaders } from "./node-headers.js";
+import { type FastCall, openCall } from "./open-call.js";
 import type { FastPathSettings } from "./settings.js";
 
 type NodeResponse = ServerResponse | Http2ServerResponse;
 
 /** Inputs of {@link serveServerStream}. */
-export interface StreamCall {
-  readonly entry: FastMethod;
+export interface StreamCall extends FastCall {
   readonly spec: Extract<MethodImplSpec, { kind: "server_streaming" }>;
-  readonly protocol: FastProtocol;
-  readonly req: IncomingMessage | Http2ServerRequest;
-  readonly res: NodeResponse;
-  /** The request message's bytes (the envelope's payload). */
-  readonly message: Uint8Array;
-  readonly nodeHeaders: IncomingHttpHeaders;
-  readonly url: string;
-  readonly timeoutMs: number | undefined;
-  readonly values: ContextValues;
   /** Envelopes output messages for this protocol's format. */
   readonly cache: EnvelopeCache;
-  /** Byte counts for the observer, when it wants them. */
-  readonly tally: WireTally | undefined;
-  /** The server's live calls, aborted on shutdown. */
-  readonly calls: CallRegistry;
 }
 
 /**
@@ -63,32 +47,7 @@ export interface StreamCall {
 export async function serveServerStream(call: StreamCall, s: FastPathSettings): Promise<void> {
   const { entry, protocol, res } = call;
   const grpc = protocol.name === "grpc";
-  const responseHeader = new Headers();
-  responseHeader.set("content-type", protocol.responseContentType);
-  const responseTrailer = new Headers();
-  if (grpc) responseTrailer.set("grpc-status", "0");
-  const ctx = createCallContext({
-    method: entry.method,
-    service: entry.service,
-    protocolName: protocol.name,
-    requestMethod: "POST",
-    url: call.url,
-    timeoutMs: call.timeoutMs,
-    shutdownSignal: s.shutdownSignal,
-    calls: call.calls,
-    nodeHeaders: call.nodeHeaders,
-    responseHeader,
-    responseTrailer,
-    values: call.values,
-  });
-  const unwatch = onRequestClose(call.req, res, ctx.abort);
-  const compression = compressionNegotiate(
-    s.acceptCompression,
-    null,
-    headerValue(call.nodeHeaders, protocol.acceptEncodingHeader),
-    protocol.acceptEncodingHeader,
-  ).response;
-  if (compression) responseHeader.set(protocol.encodingHeader, compression.name);
+  const { ctx, responseHeader, responseTrailer, compression, unwatch } = openCall(call, s, true);
   const out = createWriter(res, responseHeader, compression, s.compressMinBytes, call.tally);
   let error: unknown;
   let it: AsyncIterator<Message> | undefined;

@@ -10,49 +10,27 @@
  * @module
  */
 
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
-import { Code, ConnectError, type ContextValues, type MethodImplSpec } from "@connectrpc/connect";
-import {
-  type Compression,
-  compressionNegotiate,
-  mergeNonProtocolHeaders,
-} from "@connectrpc/connect/protocol";
+import type { ServerResponse } from "node:http";
+import type { Http2ServerResponse } from "node:http2";
+import { Code, ConnectError, type MethodImplSpec } from "@connectrpc/connect";
+import { type Compression, mergeNonProtocolHeaders } from "@connectrpc/connect/protocol";
 import {
   codeToHttpStatus,
   errorToJsonBytes,
   trailerMux,
 } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import type { WireTally } from "../count-wire-bytes.js";
-import { type CallRegistry, callEnded, createCallContext } from "./call-context.js";
+import { callEnded } from "./call-context.js";
 import { invokeUnary } from "./invoke-unary.js";
-import type { FastMethod } from "./method-table.js";
-import { headerValue, nodeHeaders } from "./node-headers.js";
-import type { FastProtocol } from "./protocols.js";
-import { onRequestClose } from "./request-close.js";
+import { nodeHeaders } from "./node-headers.js";
+import { type FastCall, openCall } from "./open-call.js";
 import type { FastPathSettings } from "./settings.js";
 
-type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
 
 /** Inputs of {@link serveUnary}. */
-export interface UnaryCall {
-  readonly entry: FastMethod;
+export interface UnaryCall extends FastCall {
   readonly spec: Extract<MethodImplSpec, { kind: "unary" }>;
-  readonly protocol: FastProtocol;
-  readonly req: NodeRequest;
-  readonly res: NodeResponse;
-  /** The request message's bytes (for gRPC: the envelope's payload). */
-  readonly message: Uint8Array;
-  readonly nodeHeaders: IncomingHttpHeaders;
-  readonly url: string;
-  readonly timeoutMs: number | undefined;
-  readonly values: ContextValues;
-  /** Byte counts for the observer, when it wants them. */
-  readonly tally: WireTally | undefined;
-  /** The server's live calls, aborted on shutdown. */
-  readonly calls: CallRegistry;
 }
 
 /**
@@ -63,35 +41,8 @@ export interface UnaryCall {
  * await serveUnary(call, settings);
  */
 export async function serveUnary(call: UnaryCall, s: FastPathSettings): Promise<void> {
-  const { entry, protocol, req } = call;
-  const responseHeader = new Headers();
-  responseHeader.set("content-type", protocol.responseContentType);
-  const responseTrailer = new Headers();
-  if (protocol.name === "grpc") responseTrailer.set("grpc-status", "0");
-  const ctx = createCallContext({
-    method: entry.method,
-    service: entry.service,
-    protocolName: protocol.name,
-    requestMethod: "POST",
-    url: call.url,
-    timeoutMs: call.timeoutMs,
-    shutdownSignal: s.shutdownSignal,
-    calls: call.calls,
-    nodeHeaders: call.nodeHeaders,
-    responseHeader,
-    responseTrailer,
-    values: call.values,
-  });
-  const onClose = onRequestClose(req, call.res, ctx.abort);
-  const compression = compressionNegotiate(
-    s.acceptCompression,
-    null,
-    headerValue(call.nodeHeaders, protocol.acceptEncodingHeader),
-    protocol.acceptEncodingHeader,
-  ).response;
-  if (protocol.name === "grpc" && compression) {
-    responseHeader.set(protocol.encodingHeader, compression.name);
-  }
+  const { entry, protocol } = call;
+  const { ctx, responseHeader, responseTrailer, compression, unwatch } = openCall(call, s, false);
   let body: Uint8Array | undefined;
   let error: ConnectError | undefined;
   try {
@@ -108,7 +59,7 @@ export async function serveUnary(call: UnaryCall, s: FastPathSettings): Promise<
         : new ConnectError("internal error", Code.Internal, undefined, undefined, e);
   }
   ctx.abort(callEnded);
-  onClose();
+  unwatch();
   try {
     if (protocol.name === "grpc") {
       const n = await writeGrpc(
