@@ -1,8 +1,8 @@
 /**
  * Fan-out: one publisher, 1,000 subscribers of one room (optionally with
  * 10,000 more idle subscribers on other rooms), at rising publish rates
- * until the server saturates. Switchboard (Subscribe over gRPC h2c, 100
- * streams per HTTP/2 connection; Send over gRPC) against a `ws` server
+ * until the server saturates. Switchboard (Subscribe over gRPC h2c, one
+ * HTTP/2 connection per subscriber by default; Send over gRPC) against a `ws` server
  * doing the same fan-out with JSON (bench/servers/ws-fanout.ts).
  *
  * Load side (all on `loadCpu`): bench/load/fanout-subscribers.ts counts
@@ -259,7 +259,7 @@ async function run(opts: BenchOptions): Promise<ScenarioResult> {
   const subscribers = opts.quick ? 100 : 1_000;
   const rates =
     envList("BENCH_FANOUT_RATES")?.map(Number) ??
-    (opts.quick ? [50, 200] : [50, 100, 200, 400, 800, 1_600, 3_200]);
+    (opts.quick ? [50, 200] : [10, 25, 50, 100, 200, 400, 800, 1_600, 3_200]);
   const implFilter = envList("BENCH_FANOUT_IMPLS");
   const idle = Number(process.env.BENCH_FANOUT_IDLE ?? (opts.quick ? 0 : 10_000));
   const variants: Variant[] = [
