@@ -1,8 +1,8 @@
 /**
- * Switchboard's real server stack as a bench server process, started the way
- * src/server/create-server.ts does (backend, observability, instrumented
- * backend, ChatService, serveChatService), optionally with the benchmark's
- * EchoService mounted next to ChatService behind the same auth gate.
+ * Switchboard's real server stack as a bench server process, started by
+ * src/server/create-server.ts exactly as the CLI starts it, optionally with
+ * the benchmark's EchoService mounted next to ChatService behind the same
+ * auth gate.
  *
  *   node --import tsx bench/servers/switchboard.ts [--backend memory|sqlite|jetstream]
  *     [--data-dir DIR] [--nats URL] [--nats-prefix P] [--port N] [--echo]
@@ -13,7 +13,7 @@
  * (unless SWITCHBOARD_LOG_LEVEL is set), the per-user send rate limit
  * effectively off (10^9/s, unless SWITCHBOARD_SEND_RATE_PER_SEC /
  * SWITCHBOARD_SEND_BURST are set), a random JWT secret (unless
- * SWITCHBOARD_JWT_SECRET is set), the browser app not served. The sqlite
+ * SWITCHBOARD_JWT_SECRET is set). The sqlite
  * backend without `--data-dir` uses a fresh temporary directory, removed on
  * exit.
  *
@@ -28,18 +28,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { createBackend } from "../../src/backend/create-backend.js";
-import { instrumentBackend } from "../../src/observability/instrument-backend.js";
-import { createObservability } from "../../src/observability/observability.js";
 import {
   defaultNatsConfig,
   defaultServerConfig,
   type ServerConfig,
   serverConfigFromEnv,
-  validateServerConfig,
 } from "../../src/server/config.js";
-import { type SwitchboardServer, serveChatService } from "../../src/server/serve.js";
-import { createChatService } from "../../src/service/chat-service.js";
+import { createSwitchboardServer, type SwitchboardServer } from "../../src/server/create-server.js";
 import { mintBenchToken } from "../lib/token.js";
 import { registerEchoService } from "./echo-service.js";
 
@@ -93,38 +88,12 @@ if (backendKind === "jetstream") {
 } else if (flags.nats) {
   throw new Error("--nats: only with --backend jetstream");
 }
-validateServerConfig(config);
 
 let server: SwitchboardServer | undefined;
 
-async function start(): Promise<SwitchboardServer> {
-  const backend = await createBackend(
-    config.nats
-      ? { kind: "jetstream", ...config.nats }
-      : config.backend === "memory"
-        ? { kind: "memory" }
-        : { kind: "sqlite", dataDir: config.dataDir },
-  );
-  const observability = createObservability({
-    logLevel: config.logLevel ?? "warn",
-    otel: config.otel,
-  });
-  try {
-    const timed = instrumentBackend(backend, observability.metrics);
-    const service = createChatService({ backend: timed, limits: config.limits });
-    return await serveChatService({
-      config,
-      secret: new TextEncoder().encode(config.jwtSecret),
-      backend,
-      service,
-      observability,
-      ...(flags.echo ? { routes: registerEchoService } : {}),
-    });
-  } catch (e) {
-    await backend.close();
-    await observability.close();
-    throw e;
-  }
+/** The product's own start-up (create-server.ts), with EchoService mounted under --echo. */
+function start(): Promise<SwitchboardServer> {
+  return createSwitchboardServer(config, flags.echo ? { routes: registerEchoService } : {});
 }
 
 let stopping = false;

@@ -10,14 +10,16 @@ import { createObservability, type Observability } from "../observability/observ
 import { createChatService } from "../service/chat-service.js";
 import { type ServerConfig, validateServerConfig } from "./config.js";
 import { loadJwtSecret } from "./jwt-secret.js";
-import { type SwitchboardServer, serveChatService } from "./serve.js";
+import { type ServeOptions, type SwitchboardServer, serveChatService } from "./serve.js";
 
 export type { SwitchboardServer } from "./serve.js";
 
 /**
  * Validates the configuration, loads (or generates) the token secret, opens
  * the backend, and serves ChatService over gRPC, gRPC-Web and Connect on one
- * port. If listening fails, the backend is closed again.
+ * port. `extra.routes` mounts more services on the same router and
+ * interceptors (the benchmark's EchoService). If listening fails, the
+ * backend is closed again.
  *
  * @throws ConfigError for an invalid configuration.
  *
@@ -26,7 +28,10 @@ export type { SwitchboardServer } from "./serve.js";
  * console.log(server.url);
  * await server.close();
  */
-export async function createSwitchboardServer(config: ServerConfig): Promise<SwitchboardServer> {
+export async function createSwitchboardServer(
+  config: ServerConfig,
+  extra: Pick<ServeOptions, "routes"> = {},
+): Promise<SwitchboardServer> {
   validateServerConfig(config);
   const secret = await loadJwtSecret(config);
   // Cluster mode: a NATS section makes the backend JetStream, whatever `backend` says.
@@ -44,7 +49,15 @@ export async function createSwitchboardServer(config: ServerConfig): Promise<Swi
     const timed = instrumentBackend(backend, observability.metrics);
     const service = createChatService({ backend: timed, limits: config.limits });
     // The browser app (web/dist) is served at `/` on the same port.
-    return await serveChatService({ config, secret, backend, service, webApp: {}, observability });
+    return await serveChatService({
+      config,
+      secret,
+      backend,
+      service,
+      webApp: {},
+      observability,
+      ...extra,
+    });
   } catch (e) {
     await backend.close();
     await observability?.close();

@@ -60,30 +60,11 @@ export async function serveUnary(call: UnaryCall, s: FastPathSettings): Promise<
   }
   ctx.abort(callEnded);
   unwatch();
+  const write = protocol.name === "grpc" ? writeGrpc : writeConnect;
   try {
-    if (protocol.name === "grpc") {
-      const n = await writeGrpc(
-        call.res,
-        responseHeader,
-        responseTrailer,
-        body,
-        error,
-        compression,
-        s,
-      );
-      call.tally?.addOut(n);
-    } else {
-      const n = await writeConnect(
-        call.res,
-        responseHeader,
-        responseTrailer,
-        body,
-        error,
-        compression,
-        s,
-      );
-      call.tally?.addOut(n);
-    }
+    call.tally?.addOut(
+      await write(call.res, responseHeader, responseTrailer, body, error, compression, s),
+    );
   } catch {
     // Writing failed (the client is gone, or compression failed): nothing left to tell it.
     call.res.destroy();
