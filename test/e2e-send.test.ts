@@ -8,12 +8,12 @@ import { Code } from "@connectrpc/connect";
 import { SendResponseSchema } from "../src/gen/switchboard/chat/v1/chat_pb.js";
 import {
   concatBytes,
-  createGrpcJsClient,
   expectConnectError,
   postConnectUnary,
   protocolVariants,
   rawField,
 } from "./helpers/clients.js";
+import { createGrpcJsClient } from "./helpers/grpc-js-client.js";
 import { startTestServer, type TestServer } from "./helpers/start-server.js";
 
 const maxTextBytes = 64;

@@ -13,7 +13,6 @@ import type { FileInfo } from "../src/gen/switchboard/chat/v1/chat_pb.js";
 import {
   type ChatApi,
   concatBytes,
-  createGrpcJsClient,
   createPushable,
   expectConnectError,
   protocolVariants,
@@ -21,6 +20,7 @@ import {
   type UploadFrame,
   waitFor,
 } from "./helpers/clients.js";
+import { createGrpcJsClient } from "./helpers/grpc-js-client.js";
 import { startTestServer, type TestServer } from "./helpers/start-server.js";
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { grpcJsVariant, protocolVariants, type TestClient } from "../helpers/clients.js";
+import { protocolVariants, type TestClient } from "../helpers/clients.js";
+import { grpcJsVariant } from "../helpers/grpc-js-client.js";
 
 /** Long-lived clients and a check that uses them. */
 export interface Liveness {
