@@ -37,6 +37,14 @@ export interface GroupCommitOptions<I, R> {
    * stored message). What it throws rejects that write's promise.
    */
   readonly committed?: (result: R) => void;
+  /**
+   * Called when what `apply` may have read from the database since the batch
+   * began can no longer be trusted: after a write was rolled back (alone or
+   * with its transaction) and when a transaction ended (committed or not).
+   * Lets `apply` cache rows for the length of one batch (the transaction
+   * holds the write lock, so no other connection changes them meanwhile).
+   */
+  readonly invalidate?: () => void;
   /** Estimated size of a write in bytes, for {@link GroupCommitOptions.maxBatchBytes}. */
   readonly size?: (input: I) => number;
   /** At most this many writes per transaction (default {@link defaultMaxBatch}). */
@@ -90,6 +98,7 @@ type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
  */
 export function createGroupCommit<I, R>(options: GroupCommitOptions<I, R>): GroupCommit<I, R> {
   const { db, apply, committed, size } = options;
+  const invalidate = options.invalidate ?? (() => {});
   const maxBatch = Math.max(1, options.maxBatch ?? defaultMaxBatch);
   const maxBatchBytes = options.maxBatchBytes ?? defaultMaxBatchBytes;
   const begin = db.prepare("BEGIN IMMEDIATE");
@@ -128,6 +137,7 @@ export function createGroupCommit<I, R>(options: GroupCommitOptions<I, R>): Grou
       try {
         return { ok: true, value: apply(input) };
       } catch (error) {
+        invalidate();
         if (db.inTransaction) rollback.run();
         return { ok: false, error: mapSqliteError(error) };
       }
@@ -138,6 +148,7 @@ export function createGroupCommit<I, R>(options: GroupCommitOptions<I, R>): Grou
       release.run();
       return { ok: true, value };
     } catch (error) {
+      invalidate();
       // SQLite may have rolled the whole transaction back (e.g. SQLITE_FULL):
       // then there is no savepoint left, and the caller fails the batch.
       if (db.inTransaction) {
@@ -210,7 +221,9 @@ export function createGroupCommit<I, R>(options: GroupCommitOptions<I, R>): Grou
     let outcomes: (Outcome<R> | null)[];
     try {
       outcomes = runBatch(batch);
+      invalidate();
     } catch (error) {
+      invalidate();
       // Only a failing ROLLBACK (TO) gets here. Nothing of the batch is
       // known to be stored; no promise is left unsettled, and no transaction
       // is left open to block the next batch.

@@ -21,6 +21,7 @@ import type {
 } from "../types.js";
 import { mapSqliteError } from "./database.js";
 import { createGroupCommit, type GroupCommitStats } from "./group-commit.js";
+import { timeOrderedId } from "./message-id.js";
 
 /** Options of {@link createSqliteMessageLog}. */
 export interface SqliteMessageLogOptions {
@@ -144,26 +145,42 @@ export function createSqliteMessageLog(options: SqliteMessageLogOptions): Sqlite
     });
   }
 
+  /**
+   * Rooms read or written by the batch being applied (epoch and head as the
+   * batch's transaction sees them), so an append reads its room's row once
+   * per batch instead of once per message. Emptied by the group commit
+   * whenever a write or a transaction is rolled back and when a transaction
+   * ends.
+   */
+  const batchRooms = new Map<string, { epoch: string; head: bigint }>();
+
   /** One append; runs inside a group-commit transaction, in its own savepoint. */
   function appendOne(input: AppendInput): AppendResult {
-    let room = findRoom.get(input.room);
-    if (!room) {
-      insertRoom.run(input.room, databaseEpoch);
-      room = { epoch: databaseEpoch, head_offset: 0n, trimmed_through: 0n };
+    let room = batchRooms.get(input.room);
+    if (room === undefined) {
+      const row = findRoom.get(input.room);
+      if (row) {
+        room = { epoch: row.epoch, head: row.head_offset };
+      } else {
+        insertRoom.run(input.room, databaseEpoch);
+        room = { epoch: databaseEpoch, head: 0n };
+      }
+      batchRooms.set(input.room, room);
     }
     if (input.clientMessageId !== "") {
       const first = findByKey.get(input.room, input.sender.id, input.clientMessageId);
       if (first) return { message: toMessage(first, room.epoch), duplicate: true };
     }
+    const time = Date.now();
     const row: MessageRow = {
       room: input.room,
-      msg_offset: room.head_offset + 1n,
-      id: globalThis.crypto.randomUUID(),
+      msg_offset: room.head + 1n,
+      id: timeOrderedId(time),
       sender_id: input.sender.id,
       sender_name: input.sender.name,
       text: input.text,
-      attachments: JSON.stringify(input.attachments),
-      time: BigInt(Date.now()),
+      attachments: input.attachments.length === 0 ? "[]" : JSON.stringify(input.attachments),
+      time: BigInt(time),
       client_message_id: input.clientMessageId,
       traceparent: input.traceparent ?? "",
     };
@@ -180,6 +197,9 @@ export function createSqliteMessageLog(options: SqliteMessageLogOptions): Sqlite
       row.traceparent,
     );
     setHead.run(row.msg_offset, input.room);
+    // Only now: a write that threw above left the head as it was (and the
+    // group commit empties the cache when it rolls a write back).
+    room.head = row.msg_offset;
     return { message: toMessage(row, room.epoch), duplicate: false };
   }
 
@@ -190,6 +210,7 @@ export function createSqliteMessageLog(options: SqliteMessageLogOptions): Sqlite
     committed: (result) => {
       if (!result.duplicate) publish(result.message);
     },
+    invalidate: () => batchRooms.clear(),
     size: (input) => input.text.length * 3 + input.attachments.length * 512 + 256,
     ...(options.maxBatch !== undefined ? { maxBatch: options.maxBatch } : {}),
   });
