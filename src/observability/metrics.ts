@@ -27,6 +27,7 @@
  */
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { cacheCounterLabels, cacheHistogramLabels } from "./label-cache.js";
 
 /** Latency buckets (seconds) fine enough for p50/p99 of unary calls, wide enough for streams. */
 export const rpcDurationBuckets: readonly number[] = [
@@ -94,61 +95,75 @@ export function createMetrics(): Metrics {
   let queueDepth: QueueDepthSource = () => ({ messages: 0, bytes: 0 });
   const metrics: Metrics = {
     registry,
-    rpcHandled: new Counter({
-      name: "switchboard_rpc_handled_total",
-      help: "RPCs completed, by service, method, wire protocol and status code.",
-      labelNames: ["service", "method", "protocol", "code"],
-      registers,
-    }),
-    rpcDuration: new Histogram({
-      name: "switchboard_rpc_duration_seconds",
-      help: "Time from request headers to the end of the response (streams: their whole life).",
-      labelNames: ["service", "method", "protocol"],
-      buckets: [...rpcDurationBuckets],
-      registers,
-    }),
-    rpcMessagesReceived: new Counter({
-      name: "switchboard_rpc_messages_received_total",
-      help: "Request messages received on client and bidirectional streams.",
-      labelNames: ["service", "method"],
-      registers,
-    }),
-    rpcMessagesSent: new Counter({
-      name: "switchboard_rpc_messages_sent_total",
-      help: "Response messages sent on server and bidirectional streams (heartbeats included).",
-      labelNames: ["service", "method"],
-      registers,
-    }),
+    rpcHandled: cacheCounterLabels(
+      new Counter({
+        name: "switchboard_rpc_handled_total",
+        help: "RPCs completed, by service, method, wire protocol and status code.",
+        labelNames: ["service", "method", "protocol", "code"],
+        registers,
+      }),
+    ),
+    rpcDuration: cacheHistogramLabels(
+      new Histogram({
+        name: "switchboard_rpc_duration_seconds",
+        help: "Time from request headers to the end of the response (streams: their whole life).",
+        labelNames: ["service", "method", "protocol"],
+        buckets: [...rpcDurationBuckets],
+        registers,
+      }),
+    ),
+    rpcMessagesReceived: cacheCounterLabels(
+      new Counter({
+        name: "switchboard_rpc_messages_received_total",
+        help: "Request messages received on client and bidirectional streams.",
+        labelNames: ["service", "method"],
+        registers,
+      }),
+    ),
+    rpcMessagesSent: cacheCounterLabels(
+      new Counter({
+        name: "switchboard_rpc_messages_sent_total",
+        help: "Response messages sent on server and bidirectional streams (heartbeats included).",
+        labelNames: ["service", "method"],
+        registers,
+      }),
+    ),
     activeStreams: new Gauge({
       name: "switchboard_active_streams",
       help: "Streaming RPCs in progress, by service and method.",
       labelNames: ["service", "method"],
       registers,
     }),
-    messagesPublished: new Counter({
-      name: "switchboard_messages_published_total",
-      help: "Messages stored by this server (idempotent duplicates excluded), by the RPC that sent them.",
-      labelNames: ["method"],
-      registers,
-    }),
-    messagesDelivered: new Counter({
-      name: "switchboard_messages_delivered_total",
-      help: "Messages handed to subscriber streams, by RPC and phase (replay of history or live).",
-      labelNames: ["method", "phase"],
-      registers,
-    }),
+    messagesPublished: cacheCounterLabels(
+      new Counter({
+        name: "switchboard_messages_published_total",
+        help: "Messages stored by this server (idempotent duplicates excluded), by the RPC that sent them.",
+        labelNames: ["method"],
+        registers,
+      }),
+    ),
+    messagesDelivered: cacheCounterLabels(
+      new Counter({
+        name: "switchboard_messages_delivered_total",
+        help: "Messages handed to subscriber streams, by RPC and phase (replay of history or live).",
+        labelNames: ["method", "phase"],
+        registers,
+      }),
+    ),
     deliveryLag: new Histogram({
       name: "switchboard_delivery_lag_seconds",
       help: "Fan-out lag: time from storing a message to queueing it on a live subscriber stream.",
       buckets: [...deliveryLagBuckets],
       registers,
     }),
-    slowConsumerDisconnects: new Counter({
-      name: "switchboard_slow_consumer_disconnects_total",
-      help: "Streams ended with resource_exhausted because the client read too slowly.",
-      labelNames: ["method"],
-      registers,
-    }),
+    slowConsumerDisconnects: cacheCounterLabels(
+      new Counter({
+        name: "switchboard_slow_consumer_disconnects_total",
+        help: "Streams ended with resource_exhausted because the client read too slowly.",
+        labelNames: ["method"],
+        registers,
+      }),
+    ),
     uploadBytes: new Counter({
       name: "switchboard_upload_bytes_total",
       help: "File bytes received by Upload.",
@@ -159,25 +174,31 @@ export function createMetrics(): Metrics {
       help: "File bytes sent by Download.",
       registers,
     }),
-    authFailures: new Counter({
-      name: "switchboard_auth_failures_total",
-      help: "Calls rejected as unauthenticated, by reason (missing, invalid, expired, not_yet_valid).",
-      labelNames: ["reason"],
-      registers,
-    }),
-    backendDuration: new Histogram({
-      name: "switchboard_backend_operation_duration_seconds",
-      help: "Backend operation latency (append = SQLite commit or JetStream publish ack).",
-      labelNames: ["backend", "operation"],
-      buckets: [...backendDurationBuckets],
-      registers,
-    }),
-    backendEvents: new Counter({
-      name: "switchboard_backend_events_total",
-      help: "Backend events such as NATS reconnects (event nats_reconnect).",
-      labelNames: ["backend", "event"],
-      registers,
-    }),
+    authFailures: cacheCounterLabels(
+      new Counter({
+        name: "switchboard_auth_failures_total",
+        help: "Calls rejected as unauthenticated, by reason (missing, invalid, expired, not_yet_valid).",
+        labelNames: ["reason"],
+        registers,
+      }),
+    ),
+    backendDuration: cacheHistogramLabels(
+      new Histogram({
+        name: "switchboard_backend_operation_duration_seconds",
+        help: "Backend operation latency (append = SQLite commit or JetStream publish ack).",
+        labelNames: ["backend", "operation"],
+        buckets: [...backendDurationBuckets],
+        registers,
+      }),
+    ),
+    backendEvents: cacheCounterLabels(
+      new Counter({
+        name: "switchboard_backend_events_total",
+        help: "Backend events such as NATS reconnects (event nats_reconnect).",
+        labelNames: ["backend", "event"],
+        registers,
+      }),
+    ),
     setQueueDepthSource(source) {
       queueDepth = source;
     },
