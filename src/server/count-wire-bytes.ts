@@ -39,30 +39,50 @@ export interface WireTally extends WireBytes {
  * tally.addIn(body.byteLength);
  */
 export function createWireTally(res: Res): WireTally {
-  let closed = false;
-  let waiting: (() => void)[] | undefined;
-  res.once("close", () => {
-    closed = true;
-    if (waiting) for (const fn of waiting.splice(0)) fn();
-  });
-  return {
-    bytesIn: 0,
-    bytesOut: 0,
-    addIn(n) {
-      this.bytesIn += n;
-    },
-    addOut(n) {
-      this.bytesOut += n;
-    },
-    onClose(fn) {
-      if (closed) {
-        fn();
-        return;
-      }
-      waiting ??= [];
-      waiting.push(fn);
-    },
-  } as WireTally & { bytesIn: number; bytesOut: number };
+  const tally = new Tally();
+  (res as Res & { [kTally]?: Tally })[kTally] = tally;
+  // One listener function for every response: no closure per exchange.
+  res.on("close", closeTally);
+  return tally;
+}
+
+/** Where a response keeps its tally, for {@link closeTally}. */
+const kTally = Symbol("switchboard wire tally");
+
+/** The responses' "close" listener (`this` is the response). */
+function closeTally(this: Res & { [kTally]?: Tally }): void {
+  this[kTally]?.close();
+}
+
+class Tally implements WireTally {
+  bytesIn = 0;
+  bytesOut = 0;
+  private closed = false;
+  private waiting: (() => void) | (() => void)[] | undefined = undefined;
+
+  addIn(n: number): void {
+    this.bytesIn += n;
+  }
+
+  addOut(n: number): void {
+    this.bytesOut += n;
+  }
+
+  onClose(fn: () => void): void {
+    if (this.closed) fn();
+    else if (this.waiting === undefined) this.waiting = fn;
+    else if (Array.isArray(this.waiting)) this.waiting.push(fn);
+    else this.waiting = [this.waiting, fn];
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    if (typeof waiting === "function") waiting();
+    else if (waiting !== undefined) for (const fn of waiting) fn();
+  }
 }
 
 /**

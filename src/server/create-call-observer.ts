@@ -26,6 +26,7 @@
  * @module
  */
 
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
@@ -43,6 +44,7 @@ import { kUser } from "../service/context-values.js";
 import { codeName } from "../service/errors.js";
 import { kCallTelemetry } from "../service/telemetry.js";
 import type { WireBytes } from "./count-wire-bytes.js";
+import { kStreamHooks } from "./fast/stream-hooks.js";
 
 /** A connect request gate. */
 export type RequestGate = (ctx: HandlerContext) => void | Promise<void>;
@@ -89,6 +91,27 @@ export function createCallObserver(options: CallObserverOptions): CallObserver {
   const tracer = tracing.tracer;
   const queues = createQueueRegistry();
   metrics.setQueueDepthSource(() => queues.depth());
+
+  // Labels and the sent-message counter per method, not per call.
+  const methodLabels = new WeakMap<DescMethod, { service: string; method: string }>();
+  const labelsOf = (service: DescService, method: DescMethod) => {
+    let labels = methodLabels.get(method);
+    if (labels === undefined) {
+      labels = { service: service.typeName, method: method.name };
+      methodLabels.set(method, labels);
+    }
+    return labels;
+  };
+  const sentCounters = new WeakMap<DescMethod, () => void>();
+  const sentCounter = (service: DescService, method: DescMethod) => {
+    let sent = sentCounters.get(method);
+    if (sent === undefined) {
+      const labels = labelsOf(service, method);
+      sent = () => metrics.rpcMessagesSent.inc(labels);
+      sentCounters.set(method, sent);
+    }
+    return sent;
+  };
 
   function observe(ctx: HandlerContext): void {
     const started = performance.now();
@@ -190,16 +213,22 @@ export function createCallObserver(options: CallObserverOptions): CallObserver {
       };
     },
     interceptor: (next) => async (req) => {
-      const labels = { service: req.service.typeName, method: req.method.name };
       const kind = req.method.methodKind;
       if (kind === "client_streaming" || kind === "bidi_streaming") {
         const input = req.message as AsyncIterable<unknown>;
+        const labels = labelsOf(req.service, req.method);
         const received = () => metrics.rpcMessagesReceived.inc(labels);
         req = { ...req, message: countEach(input, received) } as typeof req;
       }
       const res = await next(req);
       if (!res.stream || kind === "client_streaming") return res;
-      const sent = () => metrics.rpcMessagesSent.inc(labels);
+      const sent = sentCounter(req.service, req.method);
+      // The fast path calls the counter for each message (stream-hooks.ts).
+      const hooks = req.contextValues.get(kStreamHooks);
+      if (hooks !== undefined) {
+        hooks.onMessage(sent);
+        return res;
+      }
       return { ...res, message: countEach(res.message, sent) };
     },
   };

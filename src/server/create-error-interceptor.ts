@@ -8,9 +8,11 @@
  * @module
  */
 
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { describeError, type Logger } from "../observability/logger.js";
 import { isRequestDecodeError } from "../service/errors.js";
+import { kStreamHooks } from "./fast/stream-hooks.js";
 
 /** Where failed calls are reported. */
 export type ErrorLog = (line: string, cause: unknown) => void;
@@ -38,20 +40,30 @@ export function createLoggerErrorLog(logger: Logger, withStack: boolean): ErrorL
  * connectNodeAdapter({ routes, interceptors: [createErrorInterceptor(createLoggerErrorLog(logger, false))] });
  */
 export function createErrorInterceptor(log: ErrorLog): Interceptor {
-  return (next) => async (req) => {
-    const procedure = `${req.service.typeName}/${req.method.name}`;
-    const convert = (e: unknown): ConnectError => {
-      if (e instanceof ConnectError) {
-        // A request that cannot be decoded is the client's fault: the decode
-        // gate answers it as InvalidArgument, so it is not an internal error.
-        if (e.code === Code.Internal && !isRequestDecodeError(e)) {
-          log(`${procedure} failed`, e.cause ?? e);
+  // One converter per method, not per call.
+  const converters = new WeakMap<DescMethod, (e: unknown) => ConnectError>();
+  const converterOf = (service: DescService, method: DescMethod) => {
+    let convert = converters.get(method);
+    if (convert === undefined) {
+      const procedure = `${service.typeName}/${method.name}`;
+      convert = (e: unknown): ConnectError => {
+        if (e instanceof ConnectError) {
+          // A request that cannot be decoded is the client's fault: the decode
+          // gate answers it as InvalidArgument, so it is not an internal error.
+          if (e.code === Code.Internal && !isRequestDecodeError(e)) {
+            log(`${procedure} failed`, e.cause ?? e);
+          }
+          return e;
         }
-        return e;
-      }
-      log(`${procedure} failed`, e);
-      return new ConnectError("internal error", Code.Internal, undefined, undefined, e);
-    };
+        log(`${procedure} failed`, e);
+        return new ConnectError("internal error", Code.Internal, undefined, undefined, e);
+      };
+      converters.set(method, convert);
+    }
+    return convert;
+  };
+  return (next) => async (req) => {
+    const convert = converterOf(req.service, req.method);
     let res: Awaited<ReturnType<typeof next>>;
     try {
       res = await next(req);
@@ -59,6 +71,12 @@ export function createErrorInterceptor(log: ErrorLog): Interceptor {
       throw convert(e);
     }
     if (!res.stream) return res;
+    // The fast path calls the converter for the stream's error (stream-hooks.ts).
+    const hooks = req.contextValues.get(kStreamHooks);
+    if (hooks !== undefined) {
+      hooks.mapError(convert);
+      return res;
+    }
     const inner = res.message;
     return {
       ...res,

@@ -129,9 +129,10 @@ export function createRequestHandler(opts: RequestHandlerOptions): NodeHandler {
     ],
     shutdownSignal: opts.drain.shutdownSignal,
   };
-  const contextValues = (req: Parameters<NodeHandler>[0]) => {
+  // The fast path hands over the byte counts it started; the library path finds them by request.
+  const contextValues = (req: Parameters<NodeHandler>[0], tally?: WireBytes) => {
     const values = transportContextValues(req);
-    const wire = wireBytes.get(req);
+    const wire = tally ?? wireBytes.get(req);
     return wire ? values.set(kWireBytes, wire) : values;
   };
   const fast =
@@ -141,15 +142,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): NodeHandler {
           settings: resolveFastPathSettings(routerOptions),
           contextValues,
           ...(opts.fastPathStats ? { stats: opts.fastPathStats } : {}),
-          ...(opts.observer
-            ? {
-                tally: (req, res) => {
-                  const tally = createWireTally(res);
-                  wireBytes.set(req, tally);
-                  return tally;
-                },
-              }
-            : {}),
+          ...(opts.observer ? { tally: (_req, res) => createWireTally(res) } : {}),
         });
   const adapter = connectNodeAdapter({
     ...routerOptions,
@@ -174,7 +167,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): NodeHandler {
       fast?.setLibraryHandlers(libraryRouter.handlers);
       opts.onRouter?.(libraryRouter);
     },
-    contextValues,
+    contextValues: (req) => contextValues(req),
     fallback: (req, res) => {
       if (opts.health && serveHealthRoute(req, res, opts.health)) return;
       const notFound = () => {
@@ -194,8 +187,8 @@ export function createRequestHandler(opts: RequestHandlerOptions): NodeHandler {
     },
   });
   return (req, res) => {
-    req.on("error", () => {});
-    res.on("error", () => {});
+    req.on("error", ignore);
+    res.on("error", ignore);
     opts.drain.track(req, res);
     if (opts.drain.draining && "shouldKeepAlive" in res) res.shouldKeepAlive = false;
     if (opts.metrics && serveMetricsRoute(req, res, opts.metrics)) return;
@@ -205,3 +198,6 @@ export function createRequestHandler(opts: RequestHandlerOptions): NodeHandler {
     adapter(req, res);
   };
 }
+
+/** The request's and response's "error" listener: errors end the exchange, nothing to report. */
+function ignore(): void {}

@@ -11,6 +11,8 @@ import { setMaxListeners } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { kCallEnd } from "../service/call-end.js";
+import { kStreamHooks, type StreamHooks } from "./fast/stream-hooks.js";
 
 /** Tracks in-flight requests and ends them on shutdown. */
 export interface Drain {
@@ -54,13 +56,27 @@ export function createDrain(): Drain {
   let idle: (() => void) | undefined;
   let draining: Promise<void> | undefined;
 
+  // Fast-path streaming calls (stream-hooks.ts): ended through a registry
+  // instead of a linked AbortSignal per call.
+  const liveStreams = new Set<StreamHooks>();
   const interceptor: Interceptor = (next) => async (req) => {
     if (req.method.methodKind === "unary") return next(req);
-    return next({ ...req, signal: AbortSignal.any([req.signal, streamsStop.signal]) });
+    const hooks = req.contextValues.get(kStreamHooks);
+    const onEnd = req.contextValues.get(kCallEnd);
+    if (hooks === undefined || onEnd === undefined) {
+      return next({ ...req, signal: AbortSignal.any([req.signal, streamsStop.signal]) });
+    }
+    if (streamsStop.signal.aborted) hooks.abort(streamsStop.signal.reason);
+    else {
+      liveStreams.add(hooks);
+      onEnd(() => liveStreams.delete(hooks));
+    }
+    return next(req);
   };
 
   async function drain(graceMs: number): Promise<void> {
     streamsStop.abort(shuttingDown());
+    for (const hooks of [...liveStreams]) hooks.abort(streamsStop.signal.reason);
     if (inFlight > 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {

@@ -69,87 +69,125 @@ export interface CallContext extends HandlerContext {
  * try { ... } finally { ctx.abort(callEnded); }
  */
 export function createCallContext(init: CallContextInit): CallContext {
-  let controller: AbortController | undefined;
-  let requestHeader: Headers | undefined;
-  init.values.set(kHeaderValue, (name) => headerValue(init.nodeHeaders, name));
-  let aborted = false;
-  let abortReason: unknown;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let capTimer: ReturnType<typeof setTimeout> | undefined;
-  let ends: ((reason: unknown) => void)[] | undefined;
-  let rejectRace: ((reason: unknown) => void) | undefined;
-  const abort = (reason?: unknown) => {
-    if (aborted) return;
-    aborted = true;
-    abortReason = reason;
-    if (timer !== undefined) clearTimeout(timer);
-    if (capTimer !== undefined) clearTimeout(capTimer);
-    init.calls.delete(call);
-    controller?.abort(reason);
-    if (ends !== undefined) for (const fn of ends) fn(reason);
-    rejectRace?.(reason);
-  };
-  const call = { abort };
-  // Observers and gates hear about the end through plain callbacks (call-end.ts).
-  init.values.set(kCallEnd, (fn) => {
-    if (aborted) {
-      fn(abortReason);
-      return;
+  return new FastCallContext(init);
+}
+
+const noDeadline = (): undefined => undefined;
+
+/**
+ * One call's context: the HandlerContext fields as own properties, the lazy
+ * ones (`signal`, `requestHeader`) and the call's state behind prototype
+ * accessors and methods, so that a call costs one object and a few small
+ * closures sharing one scope (`abort`, the header lookup, the end hook, the
+ * unary cap), not a closure per field.
+ */
+class FastCallContext implements CallContext {
+  readonly method: DescMethod;
+  readonly service: DescService;
+  readonly protocolName: string;
+  readonly requestMethod: string;
+  readonly url: string;
+  readonly responseHeader: Headers;
+  readonly responseTrailer: Headers;
+  readonly values: ContextValues;
+  readonly timeoutMs: () => number | undefined;
+  /** Detachable (callers pass `ctx.abort` as a callback). */
+  readonly abort: (reason?: unknown) => void;
+  private readonly nodeHeaders: IncomingHttpHeaders;
+  private readonly calls: CallRegistry;
+  private controller: AbortController | undefined = undefined;
+  private header: Headers | undefined = undefined;
+  private aborted = false;
+  private abortReason: unknown = undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  private capTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  private ends: ((reason: unknown) => void)[] | undefined = undefined;
+  private rejectRace: ((reason: unknown) => void) | undefined = undefined;
+
+  constructor(init: CallContextInit) {
+    this.method = init.method;
+    this.service = init.service;
+    this.protocolName = init.protocolName;
+    this.requestMethod = init.requestMethod;
+    this.url = init.url;
+    this.responseHeader = init.responseHeader;
+    this.responseTrailer = init.responseTrailer;
+    this.values = init.values;
+    this.nodeHeaders = init.nodeHeaders;
+    this.calls = init.calls;
+    this.abort = (reason) => this.end(reason);
+    const nodeHeaders = init.nodeHeaders;
+    init.values.set(kHeaderValue, (name) => headerValue(nodeHeaders, name));
+    // Observers and gates hear about the end through plain callbacks (call-end.ts).
+    init.values.set(kCallEnd, (fn) => this.onEnd(fn));
+    // The server's unary cap, armed by its interceptor (create-unary-timeout-interceptor.ts).
+    if (init.method.methodKind === "unary") {
+      init.values.set(kUnaryCap, (capMs, reason) => {
+        if (this.aborted || this.capTimer !== undefined) return;
+        this.capTimer = setTimeout(() => this.abort(reason()), capMs);
+      });
     }
-    ends ??= [];
-    ends.push(fn);
-  });
-  // The server's unary cap, armed by its interceptor (create-unary-timeout-interceptor.ts).
-  init.values.set(kUnaryCap, (capMs, reason) => {
-    if (aborted || capTimer !== undefined) return;
-    capTimer = setTimeout(() => abort(reason()), capMs);
-  });
-  let deadline: number | undefined;
-  if (init.timeoutMs !== undefined) {
-    deadline = Date.now() + init.timeoutMs;
-    const expire = () => abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
-    if (init.timeoutMs <= 0) expire();
-    else timer = setTimeout(expire, init.timeoutMs);
+    const timeoutMs = init.timeoutMs;
+    if (timeoutMs === undefined) this.timeoutMs = noDeadline;
+    else {
+      const deadline = Date.now() + timeoutMs;
+      this.timeoutMs = () => deadline - Date.now();
+      const expire = () =>
+        this.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
+      if (timeoutMs <= 0) expire();
+      else this.timer = setTimeout(expire, timeoutMs);
+    }
+    if (!this.aborted) {
+      // Server shutdown reaches every live call through one listener (see CallRegistry).
+      if (init.shutdownSignal?.aborted) this.abort(init.shutdownSignal.reason);
+      else init.calls.add(this);
+    }
   }
-  if (!aborted) {
-    // Server shutdown reaches every live call through one listener (see CallRegistry).
-    if (init.shutdownSignal?.aborted) abort(init.shutdownSignal.reason);
-    else init.calls.add(call);
+
+  // Built on first use: the auth gate reads the one header it needs directly.
+  get requestHeader(): Headers {
+    this.header ??= requestHeaders(this.nodeHeaders);
+    return this.header;
   }
-  return {
-    method: init.method,
-    service: init.service,
-    protocolName: init.protocolName,
-    requestMethod: init.requestMethod,
-    url: init.url,
-    // Built on first use: the auth gate reads the one header it needs directly.
-    get requestHeader() {
-      requestHeader ??= requestHeaders(init.nodeHeaders);
-      return requestHeader;
-    },
-    responseHeader: init.responseHeader,
-    responseTrailer: init.responseTrailer,
-    values: init.values,
-    // Created on first use: most unary handlers never look at it.
-    get signal() {
-      if (controller === undefined) {
-        controller = new AbortController();
-        if (aborted) controller.abort(abortReason);
-      }
-      return controller.signal;
-    },
-    timeoutMs: () => (deadline === undefined ? undefined : deadline - Date.now()),
-    abort,
-    race(work) {
-      if (aborted) return Promise.reject(abortReason);
-      return Promise.race([
-        work,
-        new Promise<never>((_, reject) => {
-          rejectRace = reject;
-        }),
-      ]);
-    },
-  };
+
+  // Created on first use: most handlers never look at it.
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+
+  private end(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.abortReason = reason;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.capTimer !== undefined) clearTimeout(this.capTimer);
+    this.calls.delete(this);
+    this.controller?.abort(reason);
+    const ends = this.ends;
+    this.ends = undefined;
+    if (ends !== undefined) for (const fn of ends) fn(reason);
+    this.rejectRace?.(reason);
+  }
+
+  race<T>(work: Promise<T>): Promise<T> {
+    if (this.aborted) return Promise.reject(this.abortReason);
+    return Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        this.rejectRace = reject;
+      }),
+    ]);
+  }
+
+  private onEnd(fn: (reason: unknown) => void): void {
+    if (this.aborted) fn(this.abortReason);
+    else if (this.ends === undefined) this.ends = [fn];
+    else this.ends.push(fn);
+  }
 }
 
 /** The live calls of one server, aborted together when `shutdown` aborts. */

@@ -44,8 +44,11 @@ type NodeResponse = ServerResponse | Http2ServerResponse;
 export interface FastPathOptions {
   /** Effective handler options, as the router uses them (see settings.ts). */
   readonly settings: FastPathSettings;
-  /** The router's per-request context values (connect-node's `contextValues` option). */
-  readonly contextValues?: (req: NodeRequest) => ContextValues;
+  /**
+   * The router's per-request context values (connect-node's `contextValues`
+   * option), given the request's byte counts when `tally` started them.
+   */
+  readonly contextValues?: (req: NodeRequest, tally?: WireTally) => ContextValues;
   /**
    * Byte counts for the call observer's log line: called once per request the
    * fast path takes; the fast path adds what it reads and writes (and wraps
@@ -107,7 +110,7 @@ export function createFastPath(opts: FastPathOptions): FastPath {
       res.end();
       return;
     }
-    const values = opts.contextValues?.(req);
+    const values = opts.contextValues?.(req, tally);
     // connect-node takes a defined "parsed JSON body" as the body as is, and
     // its protocol handlers read an async iterable body as bytes.
     const body = replayBody(read, req) as unknown as JsonValue;
@@ -161,22 +164,46 @@ export function createFastPath(opts: FastPathOptions): FastPath {
         }
         tally?.addIn(read.bytes);
         if (opts.stats) opts.stats.served++;
-        const call = {
-          entry,
-          protocol,
-          req,
-          res,
-          message,
-          nodeHeaders: req.headers,
-          url: `${scheme}://${authority}${path}`,
-          timeoutMs,
-          values: opts.contextValues?.(req) ?? createContextValues(),
-          tally,
-          calls,
-        };
-        if (spec.kind === "unary") return serveUnary({ ...call, spec }, s);
+        const url = `${scheme}://${authority}${path}`;
+        const values = opts.contextValues?.(req, tally) ?? createContextValues();
+        const nodeHeaders = req.headers;
+        if (spec.kind === "unary") {
+          return serveUnary(
+            {
+              entry,
+              protocol,
+              req,
+              res,
+              message,
+              nodeHeaders,
+              url,
+              timeoutMs,
+              values,
+              tally,
+              calls,
+            },
+            s,
+          );
+        }
         const cache = protocol.binary ? entry.envelopes.binary : entry.envelopes.json;
-        return serveServerStream({ ...call, spec, cache }, s);
+        return serveServerStream(
+          {
+            entry,
+            protocol,
+            req,
+            res,
+            message,
+            nodeHeaders,
+            url,
+            timeoutMs,
+            values,
+            tally,
+            calls,
+            spec,
+            cache,
+          },
+          s,
+        );
       });
       return true;
     },

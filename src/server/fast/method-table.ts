@@ -24,6 +24,7 @@ import {
   type MethodSerializationLookup,
 } from "@connectrpc/connect/protocol";
 import { createEnvelopeCache, type EnvelopeCache } from "./envelope-cache.js";
+import { createUnaryInvoker, type UnaryInvoker } from "./invoke-unary.js";
 import type { FastPathSettings } from "./settings.js";
 
 /** A method the fast path can serve. */
@@ -34,6 +35,8 @@ export interface FastMethod {
   readonly serialization: MethodSerializationLookup<DescMessage, DescMessage>;
   /** Output envelopes, binary and JSON, with encode-once for shared payloads. */
   readonly envelopes: { readonly binary: EnvelopeCache; readonly json: EnvelopeCache };
+  /** Unary methods: the interceptors and the implementation, composed once (invoke-unary.ts). */
+  readonly invoke: UnaryInvoker | undefined;
 }
 
 /** Fast-path methods by request path. */
@@ -73,6 +76,10 @@ export function createMethodTable(settings: FastPathSettings): MethodTable {
             binary: createEnvelopeCache(method.output, serialization.getO(true)),
             json: createEnvelopeCache(method.output, serialization.getO(false)),
           },
+          invoke:
+            methodSpec.kind === "unary"
+              ? createUnaryInvoker(methodSpec, settings.interceptors)
+              : undefined,
         });
       }
     },

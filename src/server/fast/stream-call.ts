@@ -14,8 +14,7 @@
  */
 
 import type { ServerResponse } from "node:http";
-import type { Http2ServerResponse } from "node:http2";
-import type { Message } from "@bufbuild/protobuf";
+import { create, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type MethodImplSpec } from "@connectrpc/connect";
 import type { Compression } from "@connectrpc/connect/protocol";
 import { createEndStreamSerialization, endStreamFlag } from "@connectrpc/connect/protocol-connect";
@@ -23,13 +22,12 @@ import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { WireTally } from "../count-wire-bytes.js";
 import { callEnded } from "./call-context.js";
 import type { EnvelopeCache } from "./envelope-cache.js";
-import { invokeServerStreaming } from "./invoke-stream.js";
+import { invokeServerStreaming, NormalizedMessages } from "./invoke-stream.js";
 import { copyHeaders } from "./invoke-unary.js";
 import { nodeHeaders } from "./node-headers.js";
 import { type FastCall, openCall } from "./open-call.js";
 import type { FastPathSettings } from "./settings.js";
-
-type NodeResponse = ServerResponse | Http2ServerResponse;
+import { kStreamHooks, type StreamHooks } from "./stream-hooks.js";
 
 /** Inputs of {@link serveServerStream}. */
 export interface StreamCall extends FastCall {
@@ -48,19 +46,44 @@ export async function serveServerStream(call: StreamCall, s: FastPathSettings): 
   const { entry, protocol, res } = call;
   const grpc = protocol.name === "grpc";
   const { ctx, responseHeader, responseTrailer, compression, unwatch } = openCall(call, s, true);
-  const out = createWriter(res, responseHeader, compression, s.compressMinBytes, call.tally);
+  // The calls it makes exist with the same meaning on both response types.
+  const out = new StreamWriter(
+    res as ServerResponse,
+    responseHeader,
+    compression,
+    s.compressMinBytes,
+    call.tally,
+    ctx.abort,
+  );
+  // Interceptors register their per-message and error callbacks here instead of wrapping.
+  call.values.set(kStreamHooks, out);
   let error: unknown;
-  let it: AsyncIterator<Message> | undefined;
   try {
     if (s.requestGate !== undefined) await s.requestGate(ctx);
     const input = entry.serialization.getI(protocol.binary).parse(call.message);
     const response = await invokeServerStreaming(call.spec, ctx, input, s.interceptors);
     copyHeaders(response.header, responseHeader);
-    it = response.message[Symbol.asyncIterator]();
+    // Our own normalizing wrapper, unwrapped by no interceptor: iterate its
+    // source and apply `create` here (one promise per message less).
+    let schema: DescMessage | undefined;
+    let source = response.message;
+    if (source instanceof NormalizedMessages) {
+      schema = source.schema;
+      source = source.source;
+    }
+    const it = source[Symbol.asyncIterator]();
     for (;;) {
-      const r = await it.next();
-      if (r.done === true) break;
-      if (!(await out.write(call.cache.envelope(r.value)))) {
+      let message: Message;
+      try {
+        const r = await it.next();
+        if (r.done === true) break;
+        message = schema === undefined ? r.value : (create(schema, r.value) as Message);
+        out.taken(message);
+      } catch (e) {
+        // Errors of the stream go through the registered error mappers.
+        throw out.streamError(e);
+      }
+      if (!(await out.write(call.cache.envelope(message)))) {
         // The client is gone: stop the implementation (its finally blocks run).
         await it.return?.().catch(() => {});
         break;
@@ -109,76 +132,112 @@ function envelopeBytes(bytes: Uint8Array, flags: number): Buffer {
   return out;
 }
 
-interface Writer {
-  /** Writes one envelope; resolves false if the client is gone. */
-  write(envelope: Buffer): Promise<boolean>;
-  /** Writes the last envelope (if any) and the trailers (if any) and ends. */
-  end(last: Buffer | undefined, trailers: Headers | undefined): Promise<void>;
-}
-
 /**
  * Writes envelopes (compressed per message when negotiated and large
  * enough, as connect's transformCompressEnvelope does), sending the
- * headers with the first one and waiting for "drain" under backpressure.
+ * headers with the first one and waiting for "drain" under backpressure;
+ * also the call's {@link StreamHooks}. One object per stream, methods on
+ * the prototype.
  */
-function createWriter(
-  response: NodeResponse,
-  header: Headers,
-  compression: Compression | null,
-  compressMinBytes: number,
-  tally: WireTally | undefined,
-): Writer {
-  // The calls below exist with the same meaning on both response types.
-  const res = response as ServerResponse;
-  let started = false;
-  const start = () => {
-    if (started) return;
-    started = true;
-    res.writeHead(200, nodeHeaders(header));
-  };
-  // "close": the response finished or the client reset the stream / left.
-  let closed = false;
-  let wake: (() => void) | undefined;
-  res.once("close", () => {
-    closed = true;
-    wake?.();
-  });
-  const gone = () => closed || res.destroyed || res.writableEnded;
+class StreamWriter implements StreamHooks {
+  private started = false;
+  /** "close": the response finished or the client reset the stream / left. */
+  private closed = false;
+  private wake: (() => void) | undefined = undefined;
+  private messageHooks: ((message: unknown) => void)[] | undefined = undefined;
+  private errorHooks: ((error: unknown) => unknown)[] | undefined = undefined;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly header: Headers,
+    private readonly compression: Compression | null,
+    private readonly compressMinBytes: number,
+    private readonly tally: WireTally | undefined,
+    private readonly abortCall: (reason: unknown) => void,
+  ) {
+    res.once("close", () => {
+      this.closed = true;
+      this.wake?.();
+    });
+  }
+
+  onMessage(fn: (message: unknown) => void): void {
+    if (this.messageHooks === undefined) this.messageHooks = [fn];
+    else this.messageHooks.push(fn);
+  }
+
+  mapError(fn: (error: unknown) => unknown): void {
+    if (this.errorHooks === undefined) this.errorHooks = [fn];
+    else this.errorHooks.push(fn);
+  }
+
+  abort(reason: unknown): void {
+    this.abortCall(reason);
+  }
+
+  /** A message was taken from the implementation. */
+  taken(message: Message): void {
+    const hooks = this.messageHooks;
+    if (hooks !== undefined) for (const fn of hooks) fn(message);
+  }
+
+  /** The error the stream ended with, through the error mappers. */
+  streamError(error: unknown): unknown {
+    const hooks = this.errorHooks;
+    if (hooks !== undefined) for (const fn of hooks) error = fn(error);
+    return error;
+  }
+
+  private gone(): boolean {
+    return this.closed || this.res.destroyed || this.res.writableEnded;
+  }
+
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.res.writeHead(200, nodeHeaders(this.header));
+  }
+
   /** Resolves on "drain" or "close", whichever comes first. */
-  const drained = () =>
-    new Promise<void>((resolve) => {
+  private drained(): Promise<void> {
+    return new Promise<void>((resolve) => {
       const done = () => {
-        res.off("drain", done);
-        wake = undefined;
+        this.res.off("drain", done);
+        this.wake = undefined;
         resolve();
       };
-      wake = done;
-      res.on("drain", done);
+      this.wake = done;
+      this.res.on("drain", done);
     });
-  const compress = async (envelope: Buffer): Promise<Buffer> => {
-    if (!compression || envelope.byteLength - 5 < compressMinBytes) return envelope;
+  }
+
+  private async compress(envelope: Buffer): Promise<Buffer> {
+    const compression = this.compression;
+    if (!compression || envelope.byteLength - 5 < this.compressMinBytes) return envelope;
     const packed = await compression.compress(envelope.subarray(5));
     return envelopeBytes(packed, envelope[0]! | 1);
-  };
-  return {
-    async write(envelope) {
-      if (gone()) return false;
-      const bytes = await compress(envelope);
-      if (gone()) return false;
-      start();
-      tally?.addOut(bytes.byteLength);
-      if (res.write(bytes)) return true;
-      if (!gone()) await drained();
-      return !gone();
-    },
-    async end(last, trailers) {
-      const bytes = last === undefined ? undefined : await compress(last);
-      if (gone()) return;
-      start();
-      if (trailers) res.addTrailers(nodeHeaders(trailers) as Record<string, string>);
-      tally?.addOut(bytes?.byteLength ?? 0);
-      if (bytes) res.end(bytes);
-      else res.end();
-    },
-  };
+  }
+
+  /** Writes one envelope; resolves false if the client is gone. */
+  async write(envelope: Buffer): Promise<boolean> {
+    if (this.gone()) return false;
+    const bytes = this.compression ? await this.compress(envelope) : envelope;
+    if (this.gone()) return false;
+    this.start();
+    this.tally?.addOut(bytes.byteLength);
+    if (this.res.write(bytes)) return true;
+    if (!this.gone()) await this.drained();
+    return !this.gone();
+  }
+
+  /** Writes the last envelope (if any) and the trailers (if any) and ends. */
+  async end(last: Buffer | undefined, trailers: Headers | undefined): Promise<void> {
+    const bytes = last === undefined ? undefined : await this.compress(last);
+    if (this.gone()) return;
+    this.start();
+    if (trailers) this.res.addTrailers(nodeHeaders(trailers) as Record<string, string>);
+    this.tally?.addOut(bytes?.byteLength ?? 0);
+    if (bytes) this.res.end(bytes);
+    else this.res.end();
+  }
 }

@@ -7,31 +7,41 @@
  * the universal request/response conversion, the async-iterable pipeline
  * and the per-call DOMException.
  *
+ * The call starts as open-call.ts starts every fast-path call (headers,
+ * context, client-close watch, compression), with response headers that
+ * remember their node header object while untouched (response-headers.ts):
+ * a call whose handler and interceptors leave them alone is answered with
+ * node header objects built once, not converted per call.
+ *
  * @module
  */
 
-import type { ServerResponse } from "node:http";
+import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
-import { Code, ConnectError, type MethodImplSpec } from "@connectrpc/connect";
-import { type Compression, mergeNonProtocolHeaders } from "@connectrpc/connect/protocol";
+import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  type Compression,
+  compressionNegotiate,
+  mergeNonProtocolHeaders,
+} from "@connectrpc/connect/protocol";
 import {
   codeToHttpStatus,
   errorToJsonBytes,
   trailerMux,
 } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { callEnded } from "./call-context.js";
-import { invokeUnary } from "./invoke-unary.js";
-import { nodeHeaders } from "./node-headers.js";
-import { type FastCall, openCall } from "./open-call.js";
+import { callEnded, createCallContext } from "./call-context.js";
+import { headerValue, nodeHeaders } from "./node-headers.js";
+import type { FastCall } from "./open-call.js";
+import type { FastProtocol } from "./protocols.js";
+import { onRequestClose } from "./request-close.js";
+import { frozenNodeHeaders, TrackedHeaders } from "./response-headers.js";
 import type { FastPathSettings } from "./settings.js";
 
 type NodeResponse = ServerResponse | Http2ServerResponse;
 
-/** Inputs of {@link serveUnary}. */
-export interface UnaryCall extends FastCall {
-  readonly spec: Extract<MethodImplSpec, { kind: "unary" }>;
-}
+/** Inputs of {@link serveUnary}: a call of a unary method (its entry has `invoke`). */
+export type UnaryCall = FastCall;
 
 /**
  * Runs one unary call and writes its response. Never rejects: failures
@@ -41,14 +51,39 @@ export interface UnaryCall extends FastCall {
  * await serveUnary(call, settings);
  */
 export async function serveUnary(call: UnaryCall, s: FastPathSettings): Promise<void> {
-  const { entry, protocol } = call;
-  const { ctx, responseHeader, responseTrailer, compression, unwatch } = openCall(call, s, false);
+  const { entry, protocol, res } = call;
+  const grpc = protocol.name === "grpc";
+  const compression = compressionNegotiate(
+    s.acceptCompression,
+    null,
+    headerValue(call.nodeHeaders, protocol.acceptEncodingHeader),
+    protocol.acceptEncodingHeader,
+  ).response;
+  // gRPC announces the response compression in the headers; Connect unary only on a compressed body.
+  const start = responseStart(protocol, grpc ? compression : null);
+  const responseHeader = new TrackedHeaders(start.header, start.headerNode);
+  const responseTrailer = new TrackedHeaders(start.trailer, start.trailerNode);
+  const ctx = createCallContext({
+    method: entry.method,
+    service: entry.service,
+    protocolName: protocol.name,
+    requestMethod: "POST",
+    url: call.url,
+    timeoutMs: call.timeoutMs,
+    shutdownSignal: s.shutdownSignal,
+    calls: call.calls,
+    nodeHeaders: call.nodeHeaders,
+    responseHeader,
+    responseTrailer,
+    values: call.values,
+  });
+  const unwatch = onRequestClose(call.req, res, ctx.abort);
   let body: Uint8Array | undefined;
   let error: ConnectError | undefined;
   try {
     if (s.requestGate !== undefined) await s.requestGate(ctx);
     const input = entry.serialization.getI(protocol.binary).parse(call.message);
-    const output = await ctx.race(invokeUnary(call.spec, ctx, input, s.interceptors));
+    const output = await ctx.race(entry.invoke!(ctx, input));
     body = entry.serialization.getO(protocol.binary).serialize(output);
   } catch (e) {
     // Abort first: request gates may rewrite the error in place (request-gate.ts).
@@ -60,21 +95,62 @@ export async function serveUnary(call: UnaryCall, s: FastPathSettings): Promise<
   }
   ctx.abort(callEnded);
   unwatch();
-  const write = protocol.name === "grpc" ? writeGrpc : writeConnect;
   try {
-    call.tally?.addOut(
-      await write(call.res, responseHeader, responseTrailer, body, error, compression, s),
-    );
+    const written = grpc
+      ? await writeGrpc(res, responseHeader, responseTrailer, body, error, compression, s)
+      : await writeConnect(res, responseHeader, responseTrailer, body, error, compression, s);
+    call.tally?.addOut(written);
   } catch {
     // Writing failed (the client is gone, or compression failed): nothing left to tell it.
-    call.res.destroy();
+    res.destroy();
   }
+}
+
+/** The headers and trailers a call starts with, as Headers pairs and as node objects. */
+interface ResponseStart {
+  readonly header: readonly (readonly [string, string])[];
+  readonly headerNode: Readonly<OutgoingHttpHeaders>;
+  readonly trailer: readonly (readonly [string, string])[];
+  readonly trailerNode: Readonly<OutgoingHttpHeaders>;
+}
+
+/** Per protocol, per announced compression ("" for none): built on first use. */
+const starts = new WeakMap<FastProtocol, Map<string, ResponseStart>>();
+
+function responseStart(protocol: FastProtocol, announced: Compression | null): ResponseStart {
+  let byCompression = starts.get(protocol);
+  if (byCompression === undefined) {
+    byCompression = new Map();
+    starts.set(protocol, byCompression);
+  }
+  const name = announced?.name ?? "";
+  let start = byCompression.get(name);
+  if (start === undefined) {
+    const header: [string, string][] = [["content-type", protocol.responseContentType]];
+    if (announced) header.push([protocol.encodingHeader, announced.name]);
+    // Sorted as Headers iterates them, so the node object has the same order.
+    header.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const trailer: [string, string][] = protocol.name === "grpc" ? [["grpc-status", "0"]] : [];
+    start = {
+      header,
+      headerNode: frozenNodeHeaders(header),
+      trailer,
+      trailerNode: frozenNodeHeaders(trailer),
+    };
+    byCompression.set(name, start);
+  }
+  return start;
+}
+
+/** A node header object for `headers`: the one built once while they are untouched. */
+function toNode(headers: TrackedHeaders): OutgoingHttpHeaders {
+  return (headers.untouched as OutgoingHttpHeaders | undefined) ?? nodeHeaders(headers);
 }
 
 async function writeGrpc(
   res: NodeResponse,
-  header: Headers,
-  trailer: Headers,
+  header: TrackedHeaders,
+  trailer: TrackedHeaders,
   body: Uint8Array | undefined,
   error: ConnectError | undefined,
   compression: Compression | null,
@@ -94,8 +170,8 @@ async function writeGrpc(
   }
   if (error) setTrailerStatus(trailer, error);
   if (res.writableEnded || res.destroyed) return 0;
-  res.writeHead(200, nodeHeaders(header));
-  res.addTrailers(nodeHeaders(trailer) as Record<string, string>);
+  res.writeHead(200, toNode(header));
+  res.addTrailers(toNode(trailer) as Record<string, string>);
   if (envelope) res.end(envelope);
   else res.end();
   return envelope?.byteLength ?? 0;
@@ -103,8 +179,8 @@ async function writeGrpc(
 
 async function writeConnect(
   res: NodeResponse,
-  header: Headers,
-  trailer: Headers,
+  header: TrackedHeaders,
+  trailer: TrackedHeaders,
   body: Uint8Array | undefined,
   error: ConnectError | undefined,
   compression: Compression | null,
@@ -122,10 +198,20 @@ async function writeConnect(
     body = await compression.compress(body);
     header.set("content-encoding", compression.name);
   }
-  const all = trailerMux(header, trailer);
-  all.set("content-length", body.byteLength.toString(10));
+  const length = body.byteLength.toString(10);
+  let head: OutgoingHttpHeaders;
+  const plain = header.untouched;
+  if (plain !== undefined && trailer.untouched !== undefined) {
+    // Untouched: only Content-Type, no trailers — what trailerMux and
+    // nodeHeaders would give, in the same (sorted) order.
+    head = { "content-length": length, "content-type": plain["content-type"] };
+  } else {
+    const all = trailerMux(header, trailer);
+    all.set("content-length", length);
+    head = nodeHeaders(all);
+  }
   if (res.writableEnded || res.destroyed) return 0;
-  res.writeHead(status, nodeHeaders(all));
+  res.writeHead(status, head);
   res.end(body);
   return body.byteLength;
 }

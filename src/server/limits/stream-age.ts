@@ -18,6 +18,8 @@
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { ChatService } from "../../gen/switchboard/chat/v1/chat_pb.js";
+import { type CallEndHook, kCallEnd } from "../../service/call-end.js";
+import { kStreamHooks, type StreamHooks } from "../fast/stream-hooks.js";
 
 /** Trailer with the last delivered offset per room: `room=offset,room=offset`. */
 export const resumeOffsetsHeader = "switchboard-resume-offsets";
@@ -53,12 +55,17 @@ export function createStreamAgeInterceptor(options: StreamAgeOptions): Intercept
     ) {
       return res;
     }
-    const inner = res.message;
-    const offsets = new Map<string, bigint>();
     const ageMs =
       options.maxAgeMs > 0
         ? Math.max(1, Math.round(options.maxAgeMs * (1 + options.jitter * (2 * random() - 1))))
         : 0;
+    const hooks = req.contextValues.get(kStreamHooks);
+    if (hooks !== undefined) {
+      hookStream(hooks, req.contextValues.get(kCallEnd), ageMs);
+      return res;
+    }
+    const inner = res.message;
+    const offsets = new Map<string, bigint>();
     return {
       ...res,
       message: (async function* () {
@@ -106,6 +113,25 @@ export function createStreamAgeInterceptor(options: StreamAgeOptions): Intercept
   };
 }
 
+/**
+ * The fast path's form (stream-hooks.ts): offsets tracked per message (the
+ * map is created on the first one), the hint added to the stream's error,
+ * and at the maximum age the call is aborted with the max-age error, which
+ * the implementation then ends with.
+ */
+function hookStream(hooks: StreamHooks, onEnd: CallEndHook | undefined, ageMs: number): void {
+  let offsets: Map<string, bigint> | undefined;
+  hooks.onMessage((response) => {
+    offsets = trackOffset(offsets, response);
+  });
+  hooks.mapError((e) => withResumeHint(e, offsets ?? noOffsets));
+  if (ageMs <= 0) return;
+  const timer = setTimeout(() => hooks.abort(maxAgeError(ageMs, offsets ?? noOffsets)), ageMs);
+  onEnd?.(() => clearTimeout(timer));
+}
+
+const noOffsets: ReadonlyMap<string, bigint> = new Map();
+
 function maxAgeError(ageMs: number, offsets: ReadonlyMap<string, bigint>): ConnectError {
   const value = [...offsets].map(([room, offset]) => `${room}=${offset}`).join(",");
   return new ConnectError(
@@ -115,11 +141,17 @@ function maxAgeError(ageMs: number, offsets: ReadonlyMap<string, bigint>): Conne
   );
 }
 
-function trackOffset(offsets: Map<string, bigint>, response: unknown): void {
+/** Records a message event's offset; returns the map (created on the first message). */
+function trackOffset(
+  offsets: Map<string, bigint> | undefined,
+  response: unknown,
+): Map<string, bigint> | undefined {
   const event = (response as { event?: { case?: string; value?: unknown } }).event;
-  if (event?.case !== "message") return;
+  if (event?.case !== "message") return offsets;
   const message = event.value as { room: string; offset: bigint };
-  offsets.set(message.room, message.offset);
+  const map = offsets ?? new Map<string, bigint>();
+  map.set(message.room, message.offset);
+  return map;
 }
 
 /**

@@ -10,7 +10,9 @@
  * @module
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { kCallEnd } from "../../service/call-end.js";
 import { kUser } from "../../service/context-values.js";
+import { kStreamHooks } from "../fast/stream-hooks.js";
 
 /** The interceptor and its counters. */
 export interface StreamLimiter {
@@ -58,6 +60,18 @@ export function createStreamLimiter(maxPerUser: number): StreamLimiter {
     const user = req.contextValues.get(kUser);
     if (req.method.methodKind === "unary" || user === undefined) return next(req);
     const release = acquire(user.id);
+    const onEnd = req.contextValues.get(kCallEnd);
+    if (onEnd !== undefined && req.contextValues.get(kStreamHooks) !== undefined) {
+      // The fast path runs call-end callbacks when the call ends, whatever
+      // ends it (call-end.ts): no abort listener, no wrapper around the output.
+      onEnd(release);
+      try {
+        return await next(req);
+      } catch (e) {
+        release();
+        throw e;
+      }
+    }
     // The call is over when its signal aborts (connect aborts it at the end
     // of every call) or its output finishes, whichever comes first.
     req.signal.addEventListener("abort", release, { once: true });
