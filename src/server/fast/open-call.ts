@@ -2,7 +2,8 @@
  * The start every fast-path call shares, unary or streaming: the response
  * headers and trailers connect starts with (Content-Type; gRPC's
  * `grpc-status: 0`), the handler context, the watch for a client that
- * leaves, and the response compression negotiated as connect negotiates it
+ * leaves (response headers that remember their node header objects while
+ * untouched, response-headers.ts), and the response compression negotiated as connect negotiates it
  * (announced in the headers for gRPC and for Connect streaming; Connect
  * unary names it only on a compressed body).
  *
@@ -19,6 +20,7 @@ import type { FastMethod } from "./method-table.js";
 import { headerValue } from "./node-headers.js";
 import type { FastProtocol } from "./protocols.js";
 import { onRequestClose } from "./request-close.js";
+import { startResponseHeaders, type TrackedHeaders } from "./response-headers.js";
 import type { FastPathSettings } from "./settings.js";
 
 /** What the fast path knows of a call when it hands it to serveUnary / serveServerStream. */
@@ -42,8 +44,9 @@ export interface FastCall {
 /** A call, opened. */
 export interface OpenedCall {
   readonly ctx: CallContext;
-  readonly responseHeader: Headers;
-  readonly responseTrailer: Headers;
+  /** Remember their node header objects while untouched (response-headers.ts). */
+  readonly responseHeader: TrackedHeaders;
+  readonly responseTrailer: TrackedHeaders;
   /** The response compression, or null. */
   readonly compression: Compression | null;
   /** Stops watching for the client leaving (call it once the call's outcome is known). */
@@ -58,10 +61,17 @@ export interface OpenedCall {
  */
 export function openCall(call: FastCall, s: FastPathSettings, streaming: boolean): OpenedCall {
   const { entry, protocol } = call;
-  const responseHeader = new Headers();
-  responseHeader.set("content-type", protocol.responseContentType);
-  const responseTrailer = new Headers();
-  if (protocol.name === "grpc") responseTrailer.set("grpc-status", "0");
+  const compression = compressionNegotiate(
+    s.acceptCompression,
+    null,
+    headerValue(call.nodeHeaders, protocol.acceptEncodingHeader),
+    protocol.acceptEncodingHeader,
+  ).response;
+  const announced = streaming || protocol.name === "grpc" ? compression : null;
+  const { header: responseHeader, trailer: responseTrailer } = startResponseHeaders(
+    protocol,
+    announced,
+  );
   const ctx = createCallContext({
     method: entry.method,
     service: entry.service,
@@ -77,14 +87,5 @@ export function openCall(call: FastCall, s: FastPathSettings, streaming: boolean
     values: call.values,
   });
   const unwatch = onRequestClose(call.req, call.res, ctx.abort);
-  const compression = compressionNegotiate(
-    s.acceptCompression,
-    null,
-    headerValue(call.nodeHeaders, protocol.acceptEncodingHeader),
-    protocol.acceptEncodingHeader,
-  ).response;
-  if (compression && (streaming || protocol.name === "grpc")) {
-    responseHeader.set(protocol.encodingHeader, compression.name);
-  }
   return { ctx, responseHeader, responseTrailer, compression, unwatch };
 }

@@ -12,6 +12,8 @@
  */
 
 import type { OutgoingHttpHeaders } from "node:http";
+import type { Compression } from "@connectrpc/connect/protocol";
+import type { FastProtocol } from "./protocols.js";
 
 /** Fetch `Headers` that know the node header object equal to them while untouched. */
 export class TrackedHeaders extends Headers {
@@ -62,4 +64,59 @@ export function frozenNodeHeaders(
   const out: OutgoingHttpHeaders = Object.create(null);
   for (const [name, value] of pairs) out[name] = value;
   return Object.freeze(out);
+}
+
+/**
+ * The response headers and trailers a call starts with, as connect starts
+ * them: Content-Type, the response compression when it is `announced`
+ * (gRPC, and Connect streaming), and gRPC's `grpc-status: 0` trailer.
+ *
+ * @example
+ * const { header, trailer } = startResponseHeaders(protocol, compression);
+ */
+export function startResponseHeaders(
+  protocol: FastProtocol,
+  announced: Compression | null,
+): { header: TrackedHeaders; trailer: TrackedHeaders } {
+  const start = responseStart(protocol, announced);
+  return {
+    header: new TrackedHeaders(start.header, start.headerNode),
+    trailer: new TrackedHeaders(start.trailer, start.trailerNode),
+  };
+}
+
+/** The headers and trailers a call starts with, as Headers pairs and as node objects. */
+interface ResponseStart {
+  readonly header: readonly (readonly [string, string])[];
+  readonly headerNode: Readonly<OutgoingHttpHeaders>;
+  readonly trailer: readonly (readonly [string, string])[];
+  readonly trailerNode: Readonly<OutgoingHttpHeaders>;
+}
+
+/** Per protocol, per announced compression ("" for none): built on first use. */
+const starts = new WeakMap<FastProtocol, Map<string, ResponseStart>>();
+
+function responseStart(protocol: FastProtocol, announced: Compression | null): ResponseStart {
+  let byCompression = starts.get(protocol);
+  if (byCompression === undefined) {
+    byCompression = new Map();
+    starts.set(protocol, byCompression);
+  }
+  const name = announced?.name ?? "";
+  let start = byCompression.get(name);
+  if (start === undefined) {
+    const header: [string, string][] = [["content-type", protocol.responseContentType]];
+    if (announced) header.push([protocol.encodingHeader, announced.name]);
+    // Sorted as Headers iterates them, so the node object has the same order.
+    header.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const trailer: [string, string][] = protocol.name === "grpc" ? [["grpc-status", "0"]] : [];
+    start = {
+      header,
+      headerNode: frozenNodeHeaders(header),
+      trailer,
+      trailerNode: frozenNodeHeaders(trailer),
+    };
+    byCompression.set(name, start);
+  }
+  return start;
 }

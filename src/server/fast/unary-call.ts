@@ -8,10 +8,10 @@
  * and the per-call DOMException.
  *
  * The call starts as open-call.ts starts every fast-path call (headers,
- * context, client-close watch, compression), with response headers that
- * remember their node header object while untouched (response-headers.ts):
- * a call whose handler and interceptors leave them alone is answered with
- * node header objects built once, not converted per call.
+ * context, client-close watch, compression); its response headers remember
+ * their node header object while untouched (response-headers.ts), so a call
+ * whose handler and interceptors leave them alone is answered with node
+ * header objects built once, not converted per call.
  *
  * @module
  */
@@ -19,23 +19,17 @@
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
-import {
-  type Compression,
-  compressionNegotiate,
-  mergeNonProtocolHeaders,
-} from "@connectrpc/connect/protocol";
+import { type Compression, mergeNonProtocolHeaders } from "@connectrpc/connect/protocol";
 import {
   codeToHttpStatus,
   errorToJsonBytes,
   trailerMux,
 } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { callEnded, createCallContext } from "./call-context.js";
-import { headerValue, nodeHeaders } from "./node-headers.js";
-import type { FastCall } from "./open-call.js";
-import type { FastProtocol } from "./protocols.js";
-import { onRequestClose } from "./request-close.js";
-import { frozenNodeHeaders, TrackedHeaders } from "./response-headers.js";
+import { callEnded } from "./call-context.js";
+import { nodeHeaders } from "./node-headers.js";
+import { type FastCall, openCall } from "./open-call.js";
+import type { TrackedHeaders } from "./response-headers.js";
 import type { FastPathSettings } from "./settings.js";
 
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -53,31 +47,7 @@ export type UnaryCall = FastCall;
 export async function serveUnary(call: UnaryCall, s: FastPathSettings): Promise<void> {
   const { entry, protocol, res } = call;
   const grpc = protocol.name === "grpc";
-  const compression = compressionNegotiate(
-    s.acceptCompression,
-    null,
-    headerValue(call.nodeHeaders, protocol.acceptEncodingHeader),
-    protocol.acceptEncodingHeader,
-  ).response;
-  // gRPC announces the response compression in the headers; Connect unary only on a compressed body.
-  const start = responseStart(protocol, grpc ? compression : null);
-  const responseHeader = new TrackedHeaders(start.header, start.headerNode);
-  const responseTrailer = new TrackedHeaders(start.trailer, start.trailerNode);
-  const ctx = createCallContext({
-    method: entry.method,
-    service: entry.service,
-    protocolName: protocol.name,
-    requestMethod: "POST",
-    url: call.url,
-    timeoutMs: call.timeoutMs,
-    shutdownSignal: s.shutdownSignal,
-    calls: call.calls,
-    nodeHeaders: call.nodeHeaders,
-    responseHeader,
-    responseTrailer,
-    values: call.values,
-  });
-  const unwatch = onRequestClose(call.req, res, ctx.abort);
+  const { ctx, responseHeader, responseTrailer, compression, unwatch } = openCall(call, s, false);
   let body: Uint8Array | undefined;
   let error: ConnectError | undefined;
   try {
@@ -104,42 +74,6 @@ export async function serveUnary(call: UnaryCall, s: FastPathSettings): Promise<
     // Writing failed (the client is gone, or compression failed): nothing left to tell it.
     res.destroy();
   }
-}
-
-/** The headers and trailers a call starts with, as Headers pairs and as node objects. */
-interface ResponseStart {
-  readonly header: readonly (readonly [string, string])[];
-  readonly headerNode: Readonly<OutgoingHttpHeaders>;
-  readonly trailer: readonly (readonly [string, string])[];
-  readonly trailerNode: Readonly<OutgoingHttpHeaders>;
-}
-
-/** Per protocol, per announced compression ("" for none): built on first use. */
-const starts = new WeakMap<FastProtocol, Map<string, ResponseStart>>();
-
-function responseStart(protocol: FastProtocol, announced: Compression | null): ResponseStart {
-  let byCompression = starts.get(protocol);
-  if (byCompression === undefined) {
-    byCompression = new Map();
-    starts.set(protocol, byCompression);
-  }
-  const name = announced?.name ?? "";
-  let start = byCompression.get(name);
-  if (start === undefined) {
-    const header: [string, string][] = [["content-type", protocol.responseContentType]];
-    if (announced) header.push([protocol.encodingHeader, announced.name]);
-    // Sorted as Headers iterates them, so the node object has the same order.
-    header.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const trailer: [string, string][] = protocol.name === "grpc" ? [["grpc-status", "0"]] : [];
-    start = {
-      header,
-      headerNode: frozenNodeHeaders(header),
-      trailer,
-      trailerNode: frozenNodeHeaders(trailer),
-    };
-    byCompression.set(name, start);
-  }
-  return start;
 }
 
 /** A node header object for `headers`: the one built once while they are untouched. */
