@@ -165,9 +165,12 @@ describe("fast path, server streaming: same answers as connect-node", () => {
   for (const c of cases) {
     test(c.name, async () => {
       const call = c.h2 ? h2Exchange : h1Exchange;
-      const before = pair.fast.stats().fastPathCalls;
+      const before = pair.fast.stats();
       const got = await call(pair.fast.port, path, c.headers(pair.token), c.body);
-      assert.equal(pair.fast.stats().fastPathCalls - before, 1, "served by the fast path");
+      const after = pair.fast.stats();
+      assert.equal(after.fastPathCalls - before.fastPathCalls, 1, "served by the fast path");
+      const fromStream = after.fastPathStreamCalls - before.fastPathStreamCalls;
+      assert.equal(fromStream, c.h2 ? 1 : 0, "HTTP/2: served from the stream");
       const want = await call(pair.library.port, path, c.headers(pair.token), c.body);
       assert.deepEqual(got, want);
     });

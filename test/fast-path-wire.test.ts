@@ -274,16 +274,29 @@ describe("fast path: same answers as connect-node", () => {
   });
   after(() => pair.close());
   const served = () => pair.fast.stats().fastPathCalls;
+  const fromStreams = () => pair.fast.stats().fastPathStreamCalls;
 
   for (const c of cases) {
     test(c.name, async () => {
       const call = c.h2 ? h2Exchange : h1Exchange;
       const before = served();
+      const streamsBefore = fromStreams();
       const got = await call(pair.fast.port, path, c.headers(token), c.body);
       assert.equal(served() - before, c.fast ? 1 : 0, "served by the fast path");
+      // HTTP/2 calls are served from the stream; irregular ones are handed back to node's compat layer.
+      assert.equal(fromStreams() - streamsBefore, c.fast && c.h2 ? 1 : 0, "served from the stream");
       const want = await call(pair.library.port, path, c.headers(token), c.body);
       assert.deepEqual(got, want);
     });
+    if (c.h2 && !c.fast) {
+      // Handed back to the compat layer before the client ended the stream.
+      test(`${c.name}, END_STREAM in a frame of its own`, async () => {
+        const opts = { endApart: true };
+        const got = await h2Exchange(pair.fast.port, path, c.headers(token), c.body, opts);
+        const want = await h2Exchange(pair.library.port, path, c.headers(token), c.body, opts);
+        assert.deepEqual(got, want);
+      });
+    }
   }
 });
 

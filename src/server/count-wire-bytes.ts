@@ -10,6 +10,7 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { closeTarget, type H2StreamResponse } from "./fast/h2-stream-response.js";
 
 /** Byte counts of one exchange. */
 export interface WireBytes {
@@ -38,10 +39,11 @@ export interface WireTally extends WireBytes {
  * const tally = createWireTally(res);
  * tally.addIn(body.byteLength);
  */
-export function createWireTally(res: Res): WireTally {
+export function createWireTally(res: Res | H2StreamResponse): WireTally {
   const tally = new Tally();
-  (res as Res & { [kTally]?: Tally })[kTally] = tally;
-  // One listener function for every response: no closure per exchange.
+  // One listener function for every response: no closure per exchange. It
+  // finds the tally on the object it runs on (the stream for a stream response).
+  (closeTarget(res) as { [kTally]?: Tally })[kTally] = tally;
   res.on("close", closeTally);
   return tally;
 }
@@ -50,7 +52,7 @@ export function createWireTally(res: Res): WireTally {
 const kTally = Symbol("switchboard wire tally");
 
 /** The responses' "close" listener (`this` is the response). */
-function closeTally(this: Res & { [kTally]?: Tally }): void {
+function closeTally(this: { [kTally]?: Tally }): void {
   this[kTally]?.close();
 }
 

@@ -26,6 +26,7 @@ import { createUnaryTimeoutInterceptor } from "./create-unary-timeout-intercepto
 import { createDevSignInHandler } from "./dev-sign-in.js";
 import type { Drain } from "./drain.js";
 import { createFastPath, type FastPathStats } from "./fast/fast-path.js";
+import type { FastRequest } from "./fast/h2-stream-response.js";
 import { recordingRouter } from "./fast/method-table.js";
 import { resolveFastPathSettings } from "./fast/settings.js";
 import { gzipCompression } from "./gzip-compression.js";
@@ -36,6 +37,7 @@ import { transportContextValues } from "./limits/transport-abort.js";
 import type { NodeHandler } from "./listen.js";
 import { serveMetricsRoute } from "./metrics-route.js";
 import { reflectionServiceNames, registerReflection } from "./reflection/register-reflection.js";
+import type { H2StreamTaker } from "./take-h2-streams.js";
 import { createWebAppHandler, type WebAppOptions } from "./web-app.js";
 
 /** Responses smaller than this are never compressed. */
@@ -102,7 +104,7 @@ export const anonymousServiceNames: readonly string[] = Object.freeze([
  * @example
  * const handler = createRequestHandler({ service, secret, corsOrigins: [], unaryTimeoutMs: 30_000, drain, errorLog });
  */
-export function createRequestHandler(opts: RequestHandlerOptions): NodeHandler {
+export function createRequestHandler(opts: RequestHandlerOptions): RequestHandler {
   const applyCors = createCors(opts.corsOrigins);
   const serveDevSignIn = opts.devSignIn
     ? createDevSignInHandler({ secret: opts.secret, allowRemote: opts.devSignIn.allowRemote })
@@ -130,7 +132,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): NodeHandler {
     shutdownSignal: opts.drain.shutdownSignal,
   };
   // The fast path hands over the byte counts it started; the library path finds them by request.
-  const contextValues = (req: Parameters<NodeHandler>[0], tally?: WireBytes) => {
+  const contextValues = (req: FastRequest, tally?: WireBytes) => {
     const values = transportContextValues(req);
     const wire = tally ?? wireBytes.get(req);
     return wire ? values.set(kWireBytes, wire) : values;
@@ -186,10 +188,10 @@ export function createRequestHandler(opts: RequestHandlerOptions): NodeHandler {
       );
     },
   });
-  return (req, res) => {
+  const handler: NodeHandler = (req, res) => {
     req.on("error", ignore);
     res.on("error", ignore);
-    opts.drain.track(req, res);
+    opts.drain.track(res);
     if (opts.drain.draining && "shouldKeepAlive" in res) res.shouldKeepAlive = false;
     if (opts.metrics && serveMetricsRoute(req, res, opts.metrics)) return;
     if (applyCors(req, res)) return;
@@ -197,7 +199,25 @@ export function createRequestHandler(opts: RequestHandlerOptions): NodeHandler {
     if (opts.observer) wireBytes.set(req, countWireBytes(req, res));
     adapter(req, res);
   };
+  // Fast-path requests over HTTP/2, before node wraps their streams (errors
+  // on the stream are ignored by the listener; CORS requests are not taken).
+  const takeH2Stream: H2StreamTaker | undefined =
+    fast === undefined
+      ? undefined
+      : (stream, headers, handOver) => {
+          if (opts.drain.draining) return false;
+          if (!fast.handleStream(stream, headers, handOver)) return false;
+          opts.drain.track(stream);
+          return true;
+        };
+  return Object.assign(handler, { takeH2Stream });
 }
+
+/** The server's request handler, and the HTTP/2 streams it takes before node wraps them. */
+export type RequestHandler = NodeHandler & {
+  /** For listen()'s `takeH2Stream`; undefined with the fast path off. */
+  readonly takeH2Stream: H2StreamTaker | undefined;
+};
 
 /** The request's and response's "error" listener: errors end the exchange, nothing to report. */
 function ignore(): void {}

@@ -8,8 +8,6 @@
  */
 
 import { setMaxListeners } from "node:events";
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { kCallEnd } from "../service/call-end.js";
 import { kStreamHooks, type StreamHooks } from "./fast/stream-hooks.js";
@@ -25,7 +23,7 @@ export interface Drain {
   /** Tracked requests whose response has not closed yet. */
   readonly inFlight: number;
   /** Counts a request until its response closes. Call for every request. */
-  track(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void;
+  track(res: { on(event: "close", fn: () => void): unknown }): void;
   /**
    * Counts a call that is not an HTTP request (a WebSocket tunnel call) until
    * the returned function is called (idempotent).
@@ -74,6 +72,11 @@ export function createDrain(): Drain {
     return next(req);
   };
 
+  function untrack(): void {
+    inFlight--;
+    if (inFlight === 0) idle?.();
+  }
+
   async function drain(graceMs: number): Promise<void> {
     streamsStop.abort(shuttingDown());
     for (const hooks of [...liveStreams]) hooks.abort(streamsStop.signal.reason);
@@ -97,12 +100,10 @@ export function createDrain(): Drain {
     get draining() {
       return draining !== undefined;
     },
-    track(_req, res) {
+    track(res) {
       inFlight++;
-      res.once("close", () => {
-        inFlight--;
-        if (inFlight === 0) idle?.();
-      });
+      // "close" is emitted once: one shared listener, no closure or once-wrapper per request.
+      res.on("close", untrack);
     },
     trackCall() {
       inFlight++;

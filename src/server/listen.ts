@@ -18,6 +18,7 @@ import type { AddressInfo } from "node:net";
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import { type KeepaliveOptions, watchSession } from "./limits/keepalive.js";
+import { type H2StreamTaker, takeH2Streams } from "./take-h2-streams.js";
 
 /** A request handler usable by both `node:http` and `node:http2`. */
 export type NodeHandler = (
@@ -34,6 +35,11 @@ export interface ListenOptions {
   /** 0 picks a free port. */
   port: number;
   handler: NodeHandler;
+  /**
+   * Offered each HTTP/2 request stream before node's compat layer wraps it
+   * (take-h2-streams.ts); streams it does not take reach `handler`.
+   */
+  takeH2Stream?: H2StreamTaker;
   /** PEM certificate and key: serve TLS only. */
   tls?: { cert: Buffer; key: Buffer };
   /** Cleartext: drop connections that send no decisive first bytes in time. Default 10 s. */
@@ -98,6 +104,7 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
       },
       opts.handler,
     );
+    if (opts.takeH2Stream) takeH2Streams(secure, opts.takeH2Stream);
     secure.on("connection", track);
     secure.on("session", onSession);
     secure.on("stream", (stream) => stream.on("error", ignore));
@@ -107,6 +114,7 @@ export async function listen(opts: ListenOptions): Promise<Listener> {
     root = secure;
   } else {
     const h2 = http2.createServer({ settings: h2Settings }, opts.handler);
+    if (opts.takeH2Stream) takeH2Streams(h2, opts.takeH2Stream);
     h2.on("session", onSession);
     h2.on("stream", (stream) => stream.on("error", ignore));
     h2.on("sessionError", ignore);

@@ -118,7 +118,7 @@ export async function serveChatService(opts: ServeOptions): Promise<SwitchboardS
   const observability =
     opts.observability ?? createObservability({ logLevel: config.logLevel ?? "info" });
   const ownMetricsPort = config.metricsPort !== undefined;
-  const fastPathStats = { served: 0 };
+  const fastPathStats = { served: 0, fromStreams: 0 };
   const handler = createRequestHandler({
     fastPathStats,
     observer: createCallObserver(observability),
@@ -152,6 +152,7 @@ export async function serveChatService(opts: ServeOptions): Promise<SwitchboardS
     host: config.host,
     port: config.port,
     handler,
+    ...(handler.takeH2Stream ? { takeH2Stream: handler.takeH2Stream } : {}),
     onUpgrade: tunnel.handleUpgrade,
     ...(tls ? { tls } : {}),
     maxConcurrentStreams: limits.maxStreamsPerConnection,

@@ -40,6 +40,7 @@ export function h2Exchange(
   path: string,
   headers: Record<string, string>,
   body: Buffer,
+  opts: { endApart?: boolean } = {},
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const session = http2.connect(`http://127.0.0.1:${port}`);
@@ -67,7 +68,12 @@ export function h2Exchange(
       });
     });
     stream.on("error", reject);
-    stream.end(body);
+    if (!opts.endApart) {
+      stream.end(body);
+      return;
+    }
+    // END_STREAM in an empty DATA frame of its own, after the body was read.
+    stream.write(body, () => setTimeout(() => stream.end(), 20));
   });
 }
 

@@ -19,8 +19,9 @@
  * @module
  */
 
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from "node:http2";
+import type { Readable } from "node:stream";
 import type { JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ContextValues, createContextValues } from "@connectrpc/connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
@@ -30,8 +31,9 @@ import {
 } from "@connectrpc/connect-node";
 import { countWireBytes, type WireTally } from "../count-wire-bytes.js";
 import { createCallRegistry } from "./call-context.js";
-import { createMethodTable, type MethodTable } from "./method-table.js";
-import { fastProtocol } from "./protocols.js";
+import { type FastRequest, type FastResponse, H2StreamResponse } from "./h2-stream-response.js";
+import { createMethodTable, type FastMethod, type MethodTable } from "./method-table.js";
+import { type FastProtocol, fastProtocol } from "./protocols.js";
 import { type BodyRead, joinChunks, plainEnvelope, readBody, replayBody } from "./read-body.js";
 import type { FastPathSettings } from "./settings.js";
 import { serveServerStream } from "./stream-call.js";
@@ -48,13 +50,13 @@ export interface FastPathOptions {
    * The router's per-request context values (connect-node's `contextValues`
    * option), given the request's byte counts when `tally` started them.
    */
-  readonly contextValues?: (req: NodeRequest, tally?: WireTally) => ContextValues;
+  readonly contextValues?: (req: FastRequest, tally?: WireTally) => ContextValues;
   /**
    * Byte counts for the call observer's log line: called once per request the
    * fast path takes; the fast path adds what it reads and writes (and wraps
    * the request and response with countWireBytes when it passes a request on).
    */
-  readonly tally?: (req: NodeRequest, res: NodeResponse) => WireTally | undefined;
+  readonly tally?: (req: FastRequest, res: FastResponse) => WireTally | undefined;
   /** Counts the calls the fast path serves (`served`), for the server's stats. */
   readonly stats?: FastPathStats;
 }
@@ -63,6 +65,8 @@ export interface FastPathOptions {
 export interface FastPathStats {
   /** Calls served by the fast path (not those passed on to the library). */
   served: number;
+  /** Of those, calls served straight from the HTTP/2 stream (handleStream), without node's compat objects. */
+  fromStreams: number;
 }
 
 /** The fast path of one server. */
@@ -76,6 +80,19 @@ export interface FastPath {
    * returns false, having touched nothing, otherwise.
    */
   handle(req: NodeRequest, res: NodeResponse): boolean;
+  /**
+   * The same for an HTTP/2 stream before node's compat layer wraps it
+   * (take-h2-streams.ts): serves it and returns true, or returns false,
+   * having touched nothing. A taken stream whose body turns out irregular
+   * is given back with `handOver`; its compat request then reaches
+   * {@link FastPath.handle}, which passes it, with the bytes read, to the
+   * library.
+   */
+  handleStream(
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    handOver: () => void,
+  ): boolean;
 }
 
 /**
@@ -91,6 +108,8 @@ export function createFastPath(opts: FastPathOptions): FastPath {
   const library = new Map<string, UniversalHandler>();
   const envelopeCheck = plainEnvelope(s.readMaxBytes);
   const calls = createCallRegistry(s.shutdownSignal);
+  /** Streams taken by handleStream and handed over, with what was read of their bodies. */
+  const handedOver = new WeakMap<ServerHttp2Stream, BodyRead>();
 
   /** The library serves the request, with the body bytes read so far replayed. */
   function delegate(
@@ -99,6 +118,7 @@ export function createFastPath(opts: FastPathOptions): FastPath {
     path: string,
     read: BodyRead,
     tally: WireTally | undefined,
+    source: Readable = req,
   ): void {
     if (tally) {
       tally.addIn(read.bytes);
@@ -113,7 +133,7 @@ export function createFastPath(opts: FastPathOptions): FastPath {
     const values = opts.contextValues?.(req, tally);
     // connect-node takes a defined "parsed JSON body" as the body as is, and
     // its protocol handlers read an async iterable body as bytes.
-    const body = replayBody(read, req) as unknown as JsonValue;
+    const body = replayBody(read, source) as unknown as JsonValue;
     const uReq = universalRequestFromNodeRequest(req, res, body, values);
     handler(uReq)
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
@@ -123,6 +143,87 @@ export function createFastPath(opts: FastPathOptions): FastPath {
       });
   }
 
+  /**
+   * What the fast path would do with a request, from its method, path and
+   * headers; undefined when it is not a fast-path request.
+   */
+  function classify(
+    method: string | undefined,
+    path: string,
+    headers: IncomingHttpHeaders,
+    httpVersionMajor: number,
+  ): Plan | undefined {
+    if (method !== "POST") return undefined;
+    const entry = table.lookup(path);
+    if (entry === undefined) return undefined;
+    const spec = entry.spec;
+    const streaming = spec.kind === "server_streaming";
+    if (!streaming && spec.kind !== "unary") return undefined;
+    const protocol = fastProtocol(headers, httpVersionMajor, streaming);
+    if (protocol === undefined) return undefined;
+    const timeoutValue = headers[protocol.timeoutHeader];
+    let timeoutMs: number | undefined;
+    if (timeoutValue !== undefined) {
+      if (typeof timeoutValue !== "string") return undefined;
+      const parsed = protocol.parseTimeout(timeoutValue, s.maxTimeoutMs);
+      if (parsed.error) return undefined;
+      timeoutMs = parsed.timeoutMs;
+    }
+    // An envelope is 5 bytes of header and at most readMaxBytes of message.
+    const limit = protocol.enveloped ? s.readMaxBytes + 5 : s.readMaxBytes;
+    // A Connect body announced above the limit is refused by the library before it is read.
+    if (!protocol.enveloped && Number(headers["content-length"] ?? 0) > limit) return undefined;
+    return { entry, protocol, headers, timeoutMs, limit };
+  }
+
+  /** Reads the body; serves the call, or has `passOn` give it to the library. */
+  function serve(
+    plan: Plan,
+    req: FastRequest,
+    res: FastResponse,
+    url: string,
+    startTally: () => WireTally | undefined,
+    passOn: (read: BodyRead) => void,
+  ): void {
+    const { entry, protocol } = plan;
+    const check = protocol.enveloped ? envelopeCheck : undefined;
+    const headers = plan.headers;
+    void readBody(req, plan.limit, check).then((read) => {
+      const message = read.complete
+        ? unaryMessage(read, protocol.enveloped, s, headers)
+        : undefined;
+      if (message === undefined) {
+        passOn(read);
+        return;
+      }
+      const tally = startTally();
+      tally?.addIn(read.bytes);
+      if (opts.stats) {
+        opts.stats.served++;
+        if (res instanceof H2StreamResponse) opts.stats.fromStreams++;
+      }
+      const values = opts.contextValues?.(req, tally) ?? createContextValues();
+      const spec = entry.spec;
+      const call = {
+        entry,
+        protocol,
+        req,
+        res,
+        message,
+        nodeHeaders: headers,
+        url,
+        timeoutMs: plan.timeoutMs,
+        values,
+        tally,
+        calls,
+      };
+      if (spec.kind === "unary") return serveUnary(call, s);
+      if (spec.kind !== "server_streaming") return;
+      const cache = protocol.binary ? entry.envelopes.binary : entry.envelopes.json;
+      return serveServerStream({ ...call, spec, cache }, s);
+    });
+  }
+
   return {
     table,
     setLibraryHandlers(handlers) {
@@ -130,84 +231,75 @@ export function createFastPath(opts: FastPathOptions): FastPath {
       for (const h of handlers) library.set(h.requestPath, h);
     },
     handle(req, res) {
-      if (req.method !== "POST") return false;
-      const path = req.url ?? "";
-      const entry = table.lookup(path);
-      if (entry === undefined) return false;
-      const spec = entry.spec;
-      const streaming = spec.kind === "server_streaming";
-      if (!streaming && spec.kind !== "unary") return false;
-      const protocol = fastProtocol(req.headers, req.httpVersionMajor, streaming);
-      if (protocol === undefined) return false;
-      const timeoutValue = req.headers[protocol.timeoutHeader];
-      let timeoutMs: number | undefined;
-      if (timeoutValue !== undefined) {
-        if (typeof timeoutValue !== "string") return false;
-        const parsed = protocol.parseTimeout(timeoutValue, s.maxTimeoutMs);
-        if (parsed.error) return false;
-        timeoutMs = parsed.timeoutMs;
+      if ("stream" in req) {
+        // A stream handleStream took and handed over: the library serves it.
+        const read = handedOver.get(req.stream);
+        if (read !== undefined) {
+          handedOver.delete(req.stream);
+          // The rest of the body is read from the stream itself: handleStream
+          // paused it, and the compat request, attaching its "data" listener
+          // to a paused stream, would never resume it.
+          delegate(req, res, req.url ?? "", read, opts.tally?.(req, res), req.stream);
+          return true;
+        }
       }
+      const path = req.url ?? "";
+      const found = classify(req.method, path, req.headers, req.httpVersionMajor);
+      if (found === undefined) return false;
       const authority = "authority" in req ? req.authority : req.headers.host;
       if (!authority) return false;
       const scheme = "encrypted" in req.socket && req.socket.encrypted ? "https" : "http";
-      // An envelope is 5 bytes of header and at most readMaxBytes of message.
-      const limit = protocol.enveloped ? s.readMaxBytes + 5 : s.readMaxBytes;
-      // A Connect body announced above the limit is refused by the library before it is read.
-      if (!protocol.enveloped && Number(req.headers["content-length"] ?? 0) > limit) return false;
-      const check = protocol.enveloped ? envelopeCheck : undefined;
+      // Started before the body is read: the library needs it when the call is passed on.
       const tally = opts.tally?.(req, res);
-      void readBody(req, limit, check).then((read) => {
-        const message = read.complete ? unaryMessage(read, protocol.enveloped, s, req) : undefined;
-        if (message === undefined) {
-          delegate(req, res, path, read, tally);
-          return;
-        }
-        tally?.addIn(read.bytes);
-        if (opts.stats) opts.stats.served++;
-        const url = `${scheme}://${authority}${path}`;
-        const values = opts.contextValues?.(req, tally) ?? createContextValues();
-        const nodeHeaders = req.headers;
-        if (spec.kind === "unary") {
-          return serveUnary(
-            {
-              entry,
-              protocol,
-              req,
-              res,
-              message,
-              nodeHeaders,
-              url,
-              timeoutMs,
-              values,
-              tally,
-              calls,
-            },
-            s,
-          );
-        }
-        const cache = protocol.binary ? entry.envelopes.binary : entry.envelopes.json;
-        return serveServerStream(
-          {
-            entry,
-            protocol,
-            req,
-            res,
-            message,
-            nodeHeaders,
-            url,
-            timeoutMs,
-            values,
-            tally,
-            calls,
-            spec,
-            cache,
-          },
-          s,
-        );
-      });
+      serve(
+        found,
+        req,
+        res,
+        `${scheme}://${authority}${path}`,
+        () => tally,
+        (read) => delegate(req, res, path, read, tally),
+      );
+      return true;
+    },
+    handleStream(stream, headers, handOver) {
+      // CORS and "Expect: 100-continue" are answered on node's response objects.
+      if (headers.origin !== undefined || headers.expect !== undefined) return false;
+      const path = headers[":path"];
+      const method = headers[":method"];
+      if (typeof path !== "string" || typeof method !== "string") return false;
+      const found = classify(method, path, headers, 2);
+      if (found === undefined) return false;
+      const authority = headers[":authority"] ?? headers.host;
+      if (!authority) return false;
+      const socket = stream.session?.socket;
+      const scheme =
+        socket !== undefined && "encrypted" in socket && socket.encrypted ? "https" : "http";
+      const res = new H2StreamResponse(stream);
+      serve(
+        found,
+        stream,
+        res,
+        `${scheme}://${authority}${path}`,
+        () => opts.tally?.(stream, res),
+        (read) => {
+          if (stream.destroyed) return;
+          handedOver.set(stream, read);
+          handOver();
+        },
+      );
       return true;
     },
   };
+}
+
+/** A request the fast path takes, as {@link classify} judged it. */
+interface Plan {
+  readonly entry: FastMethod;
+  readonly protocol: FastProtocol;
+  readonly headers: IncomingHttpHeaders;
+  readonly timeoutMs: number | undefined;
+  /** Most body bytes to read. */
+  readonly limit: number;
 }
 
 /**
@@ -220,11 +312,11 @@ function unaryMessage(
   read: BodyRead,
   enveloped: boolean,
   s: FastPathSettings,
-  req: NodeRequest,
+  headers: IncomingHttpHeaders,
 ): Uint8Array | undefined {
   const bytes = joinChunks(read);
   if (!enveloped) {
-    const declared = req.headers["content-length"];
+    const declared = headers["content-length"];
     if (declared !== undefined && declared !== String(bytes.byteLength)) return undefined;
     return bytes.byteLength <= s.readMaxBytes ? bytes : undefined;
   }

@@ -10,12 +10,12 @@
  * @module
  */
 
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { IncomingHttpHeaders } from "node:http";
 import type { ContextValues } from "@connectrpc/connect";
 import { type Compression, compressionNegotiate } from "@connectrpc/connect/protocol";
 import type { WireTally } from "../count-wire-bytes.js";
 import { type CallContext, type CallRegistry, createCallContext } from "./call-context.js";
+import type { FastRequest, FastResponse } from "./h2-stream-response.js";
 import type { FastMethod } from "./method-table.js";
 import { headerValue } from "./node-headers.js";
 import type { FastProtocol } from "./protocols.js";
@@ -27,8 +27,9 @@ import type { FastPathSettings } from "./settings.js";
 export interface FastCall {
   readonly entry: FastMethod;
   readonly protocol: FastProtocol;
-  readonly req: IncomingMessage | Http2ServerRequest;
-  readonly res: ServerResponse | Http2ServerResponse;
+  /** Node's request, or the HTTP/2 stream the fast path took (h2-stream-response.ts). */
+  readonly req: FastRequest;
+  readonly res: FastResponse;
   /** The request message's bytes (for enveloped protocols: the envelope's payload). */
   readonly message: Uint8Array;
   readonly nodeHeaders: IncomingHttpHeaders;

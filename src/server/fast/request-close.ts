@@ -1,14 +1,14 @@
 /**
  * How a fast-path call learns that its client went away, as connect-node's
- * adapter does it: an HTTP/2 request's "close" (with the reset code mapped
- * by reset-error.ts), an HTTP/1.1 response's "close" (node emits the
- * request's "close" as soon as its body is read).
+ * adapter does it: an HTTP/2 request's "close" — or, for a stream the fast
+ * path took, the stream's own, which node's request re-emits — with the
+ * reset code mapped by reset-error.ts; an HTTP/1.1 response's "close" (node
+ * emits the request's "close" as soon as its body is read).
  *
  * @module
  */
 
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { type FastRequest, type FastResponse, h2StreamOf } from "./h2-stream-response.js";
 import { resetError } from "./reset-error.js";
 
 /**
@@ -19,13 +19,14 @@ import { resetError } from "./reset-error.js";
  * const unwatch = onRequestClose(req, res, ctx.abort);
  */
 export function onRequestClose(
-  req: IncomingMessage | Http2ServerRequest,
-  res: ServerResponse | Http2ServerResponse,
+  req: FastRequest,
+  res: FastResponse,
   abort: (reason?: unknown) => void,
 ): () => void {
-  if ("stream" in req) {
+  const stream = h2StreamOf(req);
+  if (stream !== undefined) {
     const onClose = () => {
-      const reason = resetError(req.stream.rstCode ?? 0);
+      const reason = resetError(stream.rstCode ?? 0);
       abort(reason ?? new DOMException("This operation was aborted", "AbortError"));
     };
     req.once("close", onClose);

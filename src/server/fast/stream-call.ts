@@ -13,7 +13,6 @@
  * @module
  */
 
-import type { ServerResponse } from "node:http";
 import { create, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type MethodImplSpec } from "@connectrpc/connect";
 import type { Compression } from "@connectrpc/connect/protocol";
@@ -22,6 +21,7 @@ import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { WireTally } from "../count-wire-bytes.js";
 import { callEnded } from "./call-context.js";
 import type { EnvelopeCache } from "./envelope-cache.js";
+import type { ResponseWriter } from "./h2-stream-response.js";
 import { invokeServerStreaming, NormalizedMessages } from "./invoke-stream.js";
 import { copyHeaders } from "./invoke-unary.js";
 import { nodeHeaders } from "./node-headers.js";
@@ -46,9 +46,8 @@ export async function serveServerStream(call: StreamCall, s: FastPathSettings): 
   const { entry, protocol, res } = call;
   const grpc = protocol.name === "grpc";
   const { ctx, responseHeader, responseTrailer, compression, unwatch } = openCall(call, s, true);
-  // The calls it makes exist with the same meaning on both response types.
   const out = new StreamWriter(
-    res as ServerResponse,
+    res,
     responseHeader,
     compression,
     s.compressMinBytes,
@@ -148,7 +147,7 @@ class StreamWriter implements StreamHooks {
   private errorHooks: ((error: unknown) => unknown)[] | undefined = undefined;
 
   constructor(
-    private readonly res: ServerResponse,
+    private readonly res: ResponseWriter,
     private readonly header: Headers,
     private readonly compression: Compression | null,
     private readonly compressMinBytes: number,

@@ -16,8 +16,7 @@
  * @module
  */
 
-import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
-import type { Http2ServerResponse } from "node:http2";
+import type { OutgoingHttpHeaders } from "node:http";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type Compression, mergeNonProtocolHeaders } from "@connectrpc/connect/protocol";
 import {
@@ -27,12 +26,11 @@ import {
 } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { callEnded } from "./call-context.js";
+import type { ResponseWriter } from "./h2-stream-response.js";
 import { nodeHeaders } from "./node-headers.js";
 import { type FastCall, openCall } from "./open-call.js";
 import type { TrackedHeaders } from "./response-headers.js";
 import type { FastPathSettings } from "./settings.js";
-
-type NodeResponse = ServerResponse | Http2ServerResponse;
 
 /** Inputs of {@link serveUnary}: a call of a unary method (its entry has `invoke`). */
 export type UnaryCall = FastCall;
@@ -82,7 +80,7 @@ function toNode(headers: TrackedHeaders): OutgoingHttpHeaders {
 }
 
 async function writeGrpc(
-  res: NodeResponse,
+  res: ResponseWriter,
   header: TrackedHeaders,
   trailer: TrackedHeaders,
   body: Uint8Array | undefined,
@@ -112,7 +110,7 @@ async function writeGrpc(
 }
 
 async function writeConnect(
-  res: NodeResponse,
+  res: ResponseWriter,
   header: TrackedHeaders,
   trailer: TrackedHeaders,
   body: Uint8Array | undefined,

@@ -20,6 +20,11 @@ export interface ServerStats {
   readonly openUploads: number;
   /** Calls served by the fast path since start (see server/fast/fast-path.ts); a running total. */
   readonly fastPathCalls: number;
+  /**
+   * Of those, calls served straight from their HTTP/2 stream, without node's
+   * compat request and response objects (take-h2-streams.ts); a running total.
+   */
+  readonly fastPathStreamCalls: number;
 }
 
 /** Where a snapshot's numbers come from. */
@@ -31,7 +36,7 @@ export interface ServerStatsSources {
     readonly fanout: { readonly activeSubscriptions: number };
     readonly blobs: { readonly openUploads: number };
   };
-  readonly fastPath: { readonly served: number };
+  readonly fastPath: { readonly served: number; readonly fromStreams: number };
 }
 
 /**
@@ -49,5 +54,6 @@ export function createServerStats(sources: ServerStatsSources): () => ServerStat
     activeSubscriptions: sources.backend.fanout.activeSubscriptions,
     openUploads: sources.backend.blobs.openUploads,
     fastPathCalls: sources.fastPath.served,
+    fastPathStreamCalls: sources.fastPath.fromStreams,
   });
 }

@@ -7,10 +7,10 @@
  *
  * @module
  */
-import type { IncomingMessage } from "node:http";
-import { constants, type Http2ServerRequest } from "node:http2";
+import { constants } from "node:http2";
 import type { ContextKey, ContextValues } from "@connectrpc/connect";
 import { kTransportAbort } from "../../service/stream-control.js";
+import { type FastRequest, h2StreamOf } from "../fast/h2-stream-response.js";
 
 /**
  * Creates the context values of one request with `kTransportAbort` set.
@@ -19,14 +19,14 @@ import { kTransportAbort } from "../../service/stream-control.js";
  * @example
  * connectNodeAdapter({ routes, contextValues: transportContextValues });
  */
-export function transportContextValues(req: IncomingMessage | Http2ServerRequest): ContextValues {
+export function transportContextValues(req: FastRequest): ContextValues {
   const values = new RequestValues();
   values.set(kTransportAbort, () => {
-    if ("stream" in req) {
-      const stream = req.stream;
+    const stream = h2StreamOf(req);
+    if (stream !== undefined) {
       if (!stream.closed && !stream.destroyed) stream.close(constants.NGHTTP2_CANCEL);
     } else {
-      req.socket.destroy();
+      (req as { socket: { destroy(): void } }).socket.destroy();
     }
   });
   return values;
