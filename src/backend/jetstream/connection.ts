@@ -82,6 +82,12 @@ export async function openJetStreamConnection(
       reconnectDelayHandler: backoff.delay,
       pingInterval: 10_000,
       maxPingOut: 2,
+      // nats.js otherwise builds an Error (and captures its stack) on every
+      // request — every JetStream publish — just in case it times out: ~7 %
+      // of a node's CPU under Send load (bench/README.md, Cluster profile).
+      // Timeouts and failures are still errors; only the caller's async
+      // stack is missing from them, and the backend maps them by type.
+      noAsyncTraces: true,
     });
   } catch (error) {
     throw new BackendUnavailableError(
