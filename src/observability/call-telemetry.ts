@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { ConnectError } from "@connectrpc/connect";
 import { type Context, type Link, type Span, SpanKind, type Tracer } from "@opentelemetry/api";
 import type { StoredMessage } from "../backend/types.js";
 import { type CallTelemetry, isSlowConsumerError, type QueueDepth } from "../service/telemetry.js";
@@ -67,30 +68,56 @@ export interface CallTelemetryOptions {
  * ctx.values.set(kCallTelemetry, createCallTelemetry({ metrics, queues, method: "Send", trace }));
  */
 export function createCallTelemetry(options: CallTelemetryOptions): CallTelemetry {
-  const { metrics, queues, method, trace } = options;
-  const traceparent = trace ? formatTraceparent(trace.span.spanContext()) : undefined;
-  return {
-    traceparent,
-    published(message) {
-      metrics.messagesPublished.inc({ method });
-      trace?.span.addEvent("message stored", messageAttributes(message));
-    },
-    delivered(message, live) {
-      metrics.messagesDelivered.inc({ method, phase: live ? "live" : "replay" });
-      if (live) metrics.deliveryLag.observe(Math.max(0, Date.now() - message.time) / 1000);
-      if (trace) startDeliverySpan(trace.tracer, trace.context, message, live).end();
-    },
-    transferred(direction, bytes) {
-      if (bytes <= 0) return;
-      (direction === "upload" ? metrics.uploadBytes : metrics.downloadBytes).inc(bytes);
-    },
-    watchQueue(queue, signal) {
-      queues.add(queue, signal);
-    },
-    streamFailed(error) {
-      if (isSlowConsumerError(error)) metrics.slowConsumerDisconnects.inc({ method });
-    },
-  };
+  return new RecordingCallTelemetry(options);
+}
+
+/**
+ * The telemetry of one call: a class, so that each call holds one object
+ * and its methods are shared (no closures per call: Subscribe streams keep
+ * theirs for as long as they are open).
+ */
+class RecordingCallTelemetry implements CallTelemetry {
+  readonly traceparent: string | undefined;
+  private readonly metrics: Metrics;
+  private readonly queues: QueueRegistry;
+  private readonly method: string;
+  private readonly trace: CallTelemetryOptions["trace"];
+
+  constructor(options: CallTelemetryOptions) {
+    this.metrics = options.metrics;
+    this.queues = options.queues;
+    this.method = options.method;
+    this.trace = options.trace;
+    this.traceparent = options.trace
+      ? formatTraceparent(options.trace.span.spanContext())
+      : undefined;
+  }
+
+  published(message: StoredMessage): void {
+    this.metrics.messagesPublished.inc({ method: this.method });
+    this.trace?.span.addEvent("message stored", messageAttributes(message));
+  }
+
+  delivered(message: StoredMessage, live: boolean): void {
+    this.metrics.messagesDelivered.inc({ method: this.method, phase: live ? "live" : "replay" });
+    if (live) this.metrics.deliveryLag.observe(Math.max(0, Date.now() - message.time) / 1000);
+    const trace = this.trace;
+    if (trace) startDeliverySpan(trace.tracer, trace.context, message, live).end();
+  }
+
+  transferred(direction: "upload" | "download", bytes: number): void {
+    if (bytes <= 0) return;
+    (direction === "upload" ? this.metrics.uploadBytes : this.metrics.downloadBytes).inc(bytes);
+  }
+
+  watchQueue(queue: QueueDepth, signal: AbortSignal): void {
+    this.queues.add(queue, signal);
+  }
+
+  streamFailed(error: ConnectError): void {
+    if (isSlowConsumerError(error))
+      this.metrics.slowConsumerDisconnects.inc({ method: this.method });
+  }
 }
 
 function messageAttributes(message: StoredMessage): Record<string, string | number> {

@@ -68,47 +68,97 @@ export interface EventQueue<T> extends AsyncIterable<T> {
   readonly bytes: number;
 }
 
+/** One waiting producer of {@link EventQueue.whenWritable}. */
 interface Writer {
   readonly bytes: number;
   readonly resolve: () => void;
   readonly reject: (e: unknown) => void;
 }
 
+/** Cells per queued event in the store: event, bytes, room, offset. */
+const slots = 4;
+const done: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });
+
 /**
- * One queue: its public face and its state. It is also its own heartbeat
- * member and abort listener (`handleEvent`), so that an idle stream holds no
- * timer and few closures; its methods are closures over it calling the
- * module functions below.
+ * One queue: its public face and its state. It is also its own async
+ * iterator, heartbeat member (`beat`) and abort listener (`handleEvent`), and
+ * its methods live on the prototype, so that an idle stream holds one object
+ * and no closure, timer or listener function of its own. The methods call
+ * the module functions below.
  */
-interface QueueState<T> extends EventQueue<T>, AsyncIterator<T, undefined>, HeartbeatMember {
-  length: number;
-  bytes: number;
-  closed: boolean;
+class QueueState<T> implements EventQueue<T>, AsyncIterator<T, undefined>, HeartbeatMember {
+  length = 0;
+  bytes = 0;
+  closed = false;
+  active = false;
+  lastActive = Date.now();
   readonly maxBytes: number;
   readonly heartbeat: () => T;
   readonly signal: AbortSignal;
   readonly onFail: ((error: ConnectError) => void) | undefined;
   readonly ticker: HeartbeatTicker;
   /** Queued events from `head` on, `slots` cells each; created on demand. */
-  store: unknown[] | undefined;
-  head: number;
+  store: unknown[] | undefined = undefined;
+  head = 0;
   /** Last delivered offset per room; created on the first delivered message. */
-  delivered: Map<string, bigint> | undefined;
-  ended: boolean;
-  failure: ConnectError | undefined;
+  delivered: Map<string, bigint> | undefined = undefined;
+  ended = false;
+  failure: ConnectError | undefined = undefined;
   /** The consumer waiting in next(), if any (the queue is then empty). */
-  waiting: ((result: IteratorResult<T, undefined>) => void) | undefined;
-  waitingFail: ((error: unknown) => void) | undefined;
-  writers: Writer[] | undefined;
+  waiting: ((result: IteratorResult<T, undefined>) => void) | undefined = undefined;
+  waitingFail: ((error: unknown) => void) | undefined = undefined;
+  writers: Writer[] | undefined = undefined;
   /** True once the signal and ticker are no longer listened to. */
-  detached: boolean;
-  /** The abort listener (EventListener object form). */
-  handleEvent(): void;
-}
+  detached = false;
 
-/** Cells per queued event in the store: event, bytes, room, offset. */
-const slots = 4;
-const done: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });
+  constructor(options: EventQueueOptions<T>) {
+    this.maxBytes = options.maxBytes;
+    this.heartbeat = options.heartbeat;
+    this.signal = options.signal;
+    this.onFail = options.onFail;
+    this.ticker = heartbeatTicker(options.heartbeatMs);
+  }
+
+  push(event: T, meta: EventMeta): boolean {
+    return push(this, event, meta);
+  }
+  whenWritable(bytes: number): Promise<void> {
+    return whenWritable(this, bytes);
+  }
+  fail(error: ConnectError): void {
+    fail(this, error);
+  }
+  end(): void {
+    end(this);
+  }
+  next(): Promise<IteratorResult<T, undefined>> {
+    return next(this);
+  }
+  async return(): Promise<IteratorResult<T, undefined>> {
+    cleanup(this);
+    return done;
+  }
+  async throw(e: unknown): Promise<IteratorResult<T, undefined>> {
+    cleanup(this);
+    throw e;
+  }
+  [Symbol.asyncIterator](): AsyncIterator<T, undefined> {
+    return this;
+  }
+  /** `HeartbeatMember.beat`: yields a heartbeat to a waiting consumer. */
+  beat(): boolean {
+    const resolve = this.waiting;
+    if (resolve === undefined) return false;
+    this.waiting = undefined;
+    this.waitingFail = undefined;
+    resolve({ done: false, value: this.heartbeat() });
+    return true;
+  }
+  /** The abort listener (EventListener object form). */
+  handleEvent(): void {
+    fail(this, abortError(this.signal));
+  }
+}
 
 /**
  * Creates an {@link EventQueue}. Iterate it exactly once.
@@ -119,55 +169,7 @@ const done: IteratorResult<never, undefined> = Object.freeze({ done: true, value
  * for await (const event of queue) yield event;
  */
 export function createEventQueue<T>(options: EventQueueOptions<T>): EventQueue<T> {
-  const q: QueueState<T> = {
-    length: 0,
-    bytes: 0,
-    closed: false,
-    maxBytes: options.maxBytes,
-    heartbeat: options.heartbeat,
-    signal: options.signal,
-    onFail: options.onFail,
-    ticker: heartbeatTicker(options.heartbeatMs),
-    active: false,
-    lastActive: Date.now(),
-    beat: beatState,
-    handleEvent: abortState,
-    store: undefined,
-    head: 0,
-    delivered: undefined,
-    ended: false,
-    failure: undefined,
-    waiting: undefined,
-    waitingFail: undefined,
-    writers: undefined,
-    detached: false,
-    push(event, meta) {
-      return push(q, event, meta);
-    },
-    whenWritable(bytes) {
-      return whenWritable(q, bytes);
-    },
-    fail(error) {
-      fail(q, error);
-    },
-    end() {
-      end(q);
-    },
-    next() {
-      return next(q);
-    },
-    async return() {
-      cleanup(q);
-      return done;
-    },
-    async throw(e: unknown) {
-      cleanup(q);
-      throw e;
-    },
-    [Symbol.asyncIterator]() {
-      return q;
-    },
-  };
+  const q = new QueueState(options);
   if (q.signal.aborted) fail(q, abortError(q.signal));
   else {
     q.signal.addEventListener("abort", q, { once: true });
@@ -336,19 +338,4 @@ function slowConsumer<T>(s: QueueState<T>): ConnectError {
     `slow consumer: more than ${s.maxBytes} bytes queued; last delivered offsets: ${positions || "none"}`,
     Code.ResourceExhausted,
   );
-}
-
-/** `HeartbeatMember.beat` of every queue state (called as a method). */
-function beatState(this: QueueState<unknown>): boolean {
-  const resolve = this.waiting;
-  if (resolve === undefined) return false;
-  this.waiting = undefined;
-  this.waitingFail = undefined;
-  resolve({ done: false, value: this.heartbeat() });
-  return true;
-}
-
-/** The abort listener of every queue state (called as `handleEvent`). */
-function abortState(this: QueueState<unknown>): void {
-  fail(this, abortError(this.signal));
 }

@@ -97,16 +97,27 @@ export function queueSink<T>(
   deliveries: (stored: StoredMessage) => MessageDelivery<T>,
   telemetry: CallTelemetry = noCallTelemetry,
 ): RoomFeedSink {
-  return {
-    message(message, live) {
-      const delivery = deliveries(message);
-      if (queue.push(delivery.event, delivery)) telemetry.delivered(message, live);
-    },
-    whenWritable(bytes) {
-      return queue.whenWritable(bytes);
-    },
-    fail(error) {
-      queue.fail(error);
-    },
-  };
+  return new QueueSink(queue, deliveries, telemetry);
+}
+
+/** {@link queueSink}'s sink: one object per stream, its methods shared. */
+class QueueSink<T> implements RoomFeedSink {
+  constructor(
+    private readonly queue: EventQueue<T>,
+    private readonly deliveries: (stored: StoredMessage) => MessageDelivery<T>,
+    private readonly telemetry: CallTelemetry,
+  ) {}
+
+  message(message: StoredMessage, live: boolean): void {
+    const delivery = this.deliveries(message);
+    if (this.queue.push(delivery.event, delivery)) this.telemetry.delivered(message, live);
+  }
+
+  whenWritable(bytes: number): Promise<void> {
+    return this.queue.whenWritable(bytes);
+  }
+
+  fail(error: ConnectError): void {
+    this.queue.fail(error);
+  }
 }

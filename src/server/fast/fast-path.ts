@@ -204,23 +204,48 @@ export function createFastPath(opts: FastPathOptions): FastPath {
       }
       const values = opts.contextValues?.(req, tally) ?? createContextValues();
       const spec = entry.spec;
-      const call = {
-        entry,
-        protocol,
-        req,
-        res,
-        message,
-        nodeHeaders: headers,
-        url,
-        timeoutMs: plan.timeoutMs,
-        values,
-        tally,
-        calls,
-      };
-      if (spec.kind === "unary") return serveUnary(call, s);
+      const timeoutMs = plan.timeoutMs;
+      if (spec.kind === "unary") {
+        return serveUnary(
+          {
+            entry,
+            protocol,
+            req,
+            res,
+            message,
+            nodeHeaders: headers,
+            url,
+            timeoutMs,
+            values,
+            tally,
+            calls,
+          },
+          s,
+        );
+      }
       if (spec.kind !== "server_streaming") return;
+      // A literal of its own, not a spread of the unary one: V8 gave each
+      // spread-and-extended object a dictionary (about 0.7 KiB per open
+      // stream in a heap snapshot of 10,000 idle Subscribe streams).
       const cache = protocol.binary ? entry.envelopes.binary : entry.envelopes.json;
-      return serveServerStream({ ...call, spec, cache }, s);
+      return serveServerStream(
+        {
+          entry,
+          protocol,
+          req,
+          res,
+          message,
+          nodeHeaders: headers,
+          url,
+          timeoutMs,
+          values,
+          tally,
+          calls,
+          spec,
+          cache,
+        },
+        s,
+      );
     });
   }
 
