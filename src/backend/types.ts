@@ -131,10 +131,19 @@ export interface ReadResult {
  * {@link BackendClosedError} after `close()`.
  */
 export interface MessageLog {
-  append(input: AppendInput, signal?: AbortSignal): Promise<AppendResult>;
-  read(room: string, query: ReadQuery, signal?: AbortSignal): Promise<ReadResult>;
-  info(room: string, signal?: AbortSignal): Promise<RoomInfo>;
+  append(input: AppendInput, signal?: AbortState): Promise<AppendResult>;
+  read(room: string, query: ReadQuery, signal?: AbortState): Promise<ReadResult>;
+  info(room: string, signal?: AbortState): Promise<RoomInfo>;
 }
+
+/**
+ * What a {@link MessageLog} reads of its caller's cancellation: whether it
+ * was cancelled and why, checked before the work is done (an applied write
+ * is never undone by it). Every `AbortSignal` is one; the server's fast path
+ * passes its call context, which answers without creating an
+ * `AbortController` per call.
+ */
+export type AbortState = Pick<AbortSignal, "aborted" | "reason" | "throwIfAborted">;
 
 /** A live subscription to one room's fan-out. */
 export interface FanOutSubscription {

@@ -11,6 +11,7 @@
  */
 
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
+import type { AbortState } from "../backend/types.js";
 
 /** Registers a callback run once, with the abort reason, when the call's signal aborts. */
 export type CallEndHook = (fn: (reason: unknown) => void) => void;
@@ -39,4 +40,25 @@ export function onCallEnd(ctx: HandlerContext, fn: (reason: unknown) => void): v
     return;
   }
   signal.addEventListener("abort", () => fn(signal.reason), { once: true });
+}
+
+/**
+ * Context value: the call's abort state without an `AbortSignal`, set by
+ * transports that track it themselves (the fast path's call context).
+ */
+export const kAbortState = createContextKey<AbortState | undefined>(undefined, {
+  description: "switchboard call abort state",
+});
+
+/**
+ * Whether (and why) the call was cancelled, for work that only checks it
+ * (a backend write, an error mapping): the transport's {@link kAbortState}
+ * when there is one, else `ctx.signal`. Reading `ctx.signal` on the fast path
+ * creates an `AbortController` for the call.
+ *
+ * @example
+ * await deps.backend.log.append(input, callAbortState(ctx));
+ */
+export function callAbortState(ctx: HandlerContext): AbortState {
+  return ctx.values.get(kAbortState) ?? ctx.signal;
 }

@@ -14,6 +14,7 @@ import {
   NotFoundError,
   OutOfRangeError,
 } from "../backend/errors.js";
+import type { AbortState } from "../backend/types.js";
 
 /**
  * Maps any thrown value to the ConnectError to send:
@@ -37,7 +38,7 @@ import {
  * @example
  * try { … } catch (e) { throw toConnectError(e, ctx.signal); }
  */
-export function toConnectError(err: unknown, signal?: AbortSignal): ConnectError {
+export function toConnectError(err: unknown, signal?: AbortState): ConnectError {
   if (err instanceof ConnectError) {
     return isRequestDecodeError(err) ? requestDecodeError(err) : err;
   }
@@ -79,7 +80,7 @@ export function toConnectError(err: unknown, signal?: AbortSignal): ConnectError
  * @example
  * if (signal.aborted) throw abortError(signal);
  */
-export function abortError(signal: AbortSignal, cause?: unknown): ConnectError {
+export function abortError(signal: AbortState, cause?: unknown): ConnectError {
   const reason: unknown = signal.reason;
   if (reason instanceof ConnectError) return reason;
   if (reason instanceof Error && reason.name === "TimeoutError") {
@@ -106,7 +107,7 @@ export function abortError(signal: AbortSignal, cause?: unknown): ConnectError {
  * @example
  * throwIfAborted(ctx.signal);
  */
-export function throwIfAborted(signal: AbortSignal): void {
+export function throwIfAborted(signal: AbortState): void {
   if (signal.aborted) throw abortError(signal);
 }
 

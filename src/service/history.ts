@@ -12,6 +12,7 @@ import {
   HistoryResponseSchema,
 } from "../gen/switchboard/chat/v1/chat_pb.js";
 import { authorizeSubscribe, requireUser } from "./authorize.js";
+import { callAbortState } from "./call-end.js";
 import { toMessage } from "./convert.js";
 import type { ServiceDeps } from "./deps.js";
 import { toConnectError } from "./errors.js";
@@ -27,6 +28,7 @@ import { invalidArgument, validateHistoryLimit, validateRoom } from "./validate.
  */
 export function createHistoryHandler(deps: ServiceDeps) {
   return async (req: HistoryRequest, ctx: HandlerContext): Promise<HistoryResponse> => {
+    const abort = callAbortState(ctx);
     try {
       const user = requireUser(ctx);
       const room = validateRoom(req.room, "room");
@@ -36,7 +38,7 @@ export function createHistoryHandler(deps: ServiceDeps) {
       const page = await deps.backend.log.read(
         room,
         { direction, offset: req.offset, limit },
-        ctx.signal,
+        abort,
       );
       return create(HistoryResponseSchema, {
         messages: page.messages.map(toMessage),
@@ -45,7 +47,7 @@ export function createHistoryHandler(deps: ServiceDeps) {
         hasMore: page.hasMore,
       });
     } catch (err) {
-      throw toConnectError(err, ctx.signal);
+      throw toConnectError(err, abort);
     }
   };
 }

@@ -7,13 +7,14 @@
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { NotFoundError } from "../backend/errors.js";
-import type { AppendResult, StoredFile } from "../backend/types.js";
+import type { AbortState, AppendResult, StoredFile } from "../backend/types.js";
 import {
   type SendRequest,
   type SendResponse,
   SendResponseSchema,
 } from "../gen/switchboard/chat/v1/chat_pb.js";
 import { authorizePublish, requireUser, userRef } from "./authorize.js";
+import { callAbortState } from "./call-end.js";
 import type { AuthenticatedUser } from "./context-values.js";
 import { toMessage } from "./convert.js";
 import type { ServiceDeps } from "./deps.js";
@@ -41,13 +42,13 @@ import {
  * its deliveries link to this call's span) and counts the stored message.
  *
  * @example
- * const { message, duplicate } = await sendMessage(deps, user, req, ctx.signal, "", callTelemetry(ctx));
+ * const { message, duplicate } = await sendMessage(deps, user, req, callAbortState(ctx), "", callTelemetry(ctx));
  */
 export async function sendMessage(
   deps: ServiceDeps,
   user: AuthenticatedUser,
   req: SendRequest,
-  signal: AbortSignal,
+  signal: AbortState,
   path = "",
   telemetry: CallTelemetry = noCallTelemetry,
 ): Promise<AppendResult> {
@@ -102,12 +103,13 @@ export async function sendMessage(
  */
 export function createSendHandler(deps: ServiceDeps) {
   return async (req: SendRequest, ctx: HandlerContext): Promise<SendResponse> => {
+    const abort = callAbortState(ctx);
     try {
       const user = requireUser(ctx);
-      const result = await sendMessage(deps, user, req, ctx.signal, "", callTelemetry(ctx));
+      const result = await sendMessage(deps, user, req, abort, "", callTelemetry(ctx));
       return toSendResponse(result);
     } catch (err) {
-      throw toConnectError(err, ctx.signal);
+      throw toConnectError(err, abort);
     }
   };
 }

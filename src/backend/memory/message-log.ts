@@ -5,7 +5,7 @@
  * @module
  */
 import { BackendClosedError } from "../errors.js";
-import type { MessageLog, ReadResult, RoomInfo, StoredMessage } from "../types.js";
+import type { AbortState, MessageLog, ReadResult, RoomInfo, StoredMessage } from "../types.js";
 
 /** A {@link MessageLog} kept in memory. */
 export interface MemoryMessageLog extends MessageLog {
@@ -46,7 +46,7 @@ export function createMemoryMessageLog(options: MemoryMessageLogOptions): Memory
   const rooms = new Map<string, Room>();
   let closed = false;
 
-  function check(signal?: AbortSignal): void {
+  function check(signal?: AbortState): void {
     if (closed) throw new BackendClosedError();
     signal?.throwIfAborted();
   }

@@ -10,6 +10,7 @@
 import type { Database } from "better-sqlite3";
 import { BackendClosedError } from "../errors.js";
 import type {
+  AbortState,
   AppendInput,
   AppendResult,
   MessageLog,
@@ -230,7 +231,7 @@ export function createSqliteMessageLog(options: SqliteMessageLogOptions): Sqlite
     return { messages: messages.reverse(), hasMore, info };
   });
 
-  function run<T>(signal: AbortSignal | undefined, fn: () => T): T {
+  function run<T>(signal: AbortState | undefined, fn: () => T): T {
     if (isClosed()) throw new BackendClosedError();
     signal?.throwIfAborted();
     try {

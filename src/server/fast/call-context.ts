@@ -17,7 +17,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ContextValues, type HandlerContext } from "@connectrpc/connect";
-import { kCallEnd } from "../../service/call-end.js";
+import { kAbortState, kCallEnd } from "../../service/call-end.js";
 import { kHeaderValue } from "../create-auth-interceptor.js";
 import { kUnaryCap } from "../create-unary-timeout-interceptor.js";
 import { headerValue, requestHeaders } from "./node-headers.js";
@@ -97,7 +97,7 @@ class FastCallContext implements CallContext {
   private readonly calls: CallRegistry;
   private controller: AbortController | undefined = undefined;
   private header: Headers | undefined = undefined;
-  private aborted = false;
+  private ended = false;
   private abortReason: unknown = undefined;
   private timer: ReturnType<typeof setTimeout> | undefined = undefined;
   private capTimer: ReturnType<typeof setTimeout> | undefined = undefined;
@@ -120,10 +120,12 @@ class FastCallContext implements CallContext {
     init.values.set(kHeaderValue, (name) => headerValue(nodeHeaders, name));
     // Observers and gates hear about the end through plain callbacks (call-end.ts).
     init.values.set(kCallEnd, (fn) => this.onEnd(fn));
+    // Work that only checks for cancellation reads it here, without a signal (call-end.ts).
+    init.values.set(kAbortState, this);
     // The server's unary cap, armed by its interceptor (create-unary-timeout-interceptor.ts).
     if (init.method.methodKind === "unary") {
       init.values.set(kUnaryCap, (capMs, reason) => {
-        if (this.aborted || this.capTimer !== undefined) return;
+        if (this.ended || this.capTimer !== undefined) return;
         this.capTimer = setTimeout(() => this.abort(reason()), capMs);
       });
     }
@@ -137,7 +139,7 @@ class FastCallContext implements CallContext {
       if (timeoutMs <= 0) expire();
       else this.timer = setTimeout(expire, timeoutMs);
     }
-    if (!this.aborted) {
+    if (!this.ended) {
       // Server shutdown reaches every live call through one listener (see CallRegistry).
       if (init.shutdownSignal?.aborted) this.abort(init.shutdownSignal.reason);
       else init.calls.add(this);
@@ -154,14 +156,29 @@ class FastCallContext implements CallContext {
   get signal(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController();
-      if (this.aborted) this.controller.abort(this.abortReason);
+      if (this.ended) this.controller.abort(this.abortReason);
     }
     return this.controller.signal;
   }
 
+  /** Whether the call's signal is aborted (the call was cancelled or ended), without creating it. */
+  get aborted(): boolean {
+    return this.ended;
+  }
+
+  /** The abort reason once {@link aborted}. */
+  get reason(): unknown {
+    return this.abortReason;
+  }
+
+  /** Throws the abort reason once {@link aborted}, as `AbortSignal.throwIfAborted` does. */
+  throwIfAborted(): void {
+    if (this.ended) throw this.abortReason;
+  }
+
   private end(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
+    if (this.ended) return;
+    this.ended = true;
     this.abortReason = reason;
     if (this.timer !== undefined) clearTimeout(this.timer);
     if (this.capTimer !== undefined) clearTimeout(this.capTimer);
@@ -174,7 +191,7 @@ class FastCallContext implements CallContext {
   }
 
   race<T>(work: Promise<T>): Promise<T> {
-    if (this.aborted) return Promise.reject(this.abortReason);
+    if (this.ended) return Promise.reject(this.abortReason);
     return Promise.race([
       work,
       new Promise<never>((_, reject) => {
@@ -184,7 +201,7 @@ class FastCallContext implements CallContext {
   }
 
   private onEnd(fn: (reason: unknown) => void): void {
-    if (this.aborted) fn(this.abortReason);
+    if (this.ended) fn(this.abortReason);
     else if (this.ends === undefined) this.ends = [fn];
     else this.ends.push(fn);
   }
