@@ -3,7 +3,9 @@
  * 10,000 more idle subscribers on other rooms), at rising publish rates
  * until the server saturates. Switchboard (Subscribe over gRPC h2c, one
  * HTTP/2 connection per subscriber by default; Send over gRPC) against a `ws` server
- * doing the same fan-out with JSON (bench/servers/ws-fanout.ts).
+ * doing the same fan-out with JSON (bench/servers/ws-fanout.ts), and plain
+ * node:http2 doing it on the same gRPC wire (bench/servers/raw-h2-fanout.ts):
+ * the HTTP/2 floor.
  *
  * Load side (all on `loadCpu`): bench/load/fanout-subscribers.ts counts
  * deliveries on raw sockets and decodes one in 20 for the send→receive
@@ -39,6 +41,8 @@ interface RateResult {
 }
 
 const reference = "ws JSON";
+/** The HTTP/2 floor: node:http2 alone, same gRPC wire as Switchboard. */
+const rawH2 = "raw node:http2";
 /** 1,000 Subscribe streams of one user: the default limit of 100 per user would refuse them. */
 const switchboardEnv = { SWITCHBOARD_MAX_STREAMS_PER_USER: "20000" };
 /**
@@ -64,6 +68,14 @@ function impls(quick: boolean): Impl[] {
   return [
     switchboard("memory", true),
     ...(quick ? [] : [switchboard("sqlite", false)]),
+    {
+      impl: rawH2,
+      client: "grpc",
+      script: "bench/servers/raw-h2-fanout.ts",
+      args: [],
+      env: {},
+      withIdle: false,
+    },
     {
       impl: reference,
       client: "ws",
@@ -133,7 +145,7 @@ async function ramp(
   );
   children.push(...(idle ? [idle] : []), subs, pub);
   const server = await startServerProcess({
-    name: `fanout-${impl.client === "ws" ? "ws" : impl.args[1]}`,
+    name: `fanout-${impl.client === "ws" ? "ws" : (impl.args[1] ?? "raw-h2")}`,
     script: impl.script,
     args: impl.args,
     env: impl.env,
@@ -320,6 +332,10 @@ async function run(opts: BenchOptions): Promise<ScenarioResult> {
         "connection (1 = one connection per subscriber, like the WebSockets); the publisher calls Send (gRPC) — with sqlite, a message is durable before " +
         "it is fanned out. Per-user stream limit raised with SWITCHBOARD_MAX_STREAMS_PER_USER=20000; " +
         "send rate limit off (bench/servers/switchboard.ts).",
+      "raw node:http2 (bench/servers/raw-h2-fanout.ts): the same gRPC Subscribe and Send wire " +
+        "on plain node:http2, one connection per subscriber as above; each message encoded once " +
+        "and the same buffer written to every subscriber's stream. No auth, no validation, no " +
+        "persistence, no metrics: what HTTP/2 itself costs per delivery in Node.",
       "ws JSON (bench/servers/ws-fanout.ts): one WebSocket per subscriber; the server " +
         "JSON-encodes each message once and sends the same buffer to every subscriber, and acks " +
         "the publisher. No persistence, no auth.",
