@@ -1,7 +1,7 @@
 /**
  * SQLite {@link MessageLog}. An append (idempotency lookup, insert, room head
- * update) runs in its own savepoint inside a group-committed transaction
- * (see group-commit.ts): appends that arrive in the same event-loop turn share
+ * update) runs inside a group-committed transaction (see group-commit.ts;
+ * in its own savepoint when another append of its batch failed): appends that arrive in the same event-loop turn share
  * one commit with `synchronous=FULL`, i.e. one WAL fsync. Each append resolves,
  * and its message is handed to the fan-out, only after that commit returned.
  *
@@ -155,7 +155,7 @@ export function createSqliteMessageLog(options: SqliteMessageLogOptions): Sqlite
    */
   const batchRooms = new Map<string, { epoch: string; head: bigint }>();
 
-  /** One append; runs inside a group-commit transaction, in its own savepoint. */
+  /** One append; runs inside a group-commit transaction (in a savepoint when a write of its batch failed). */
   function appendOne(input: AppendInput): AppendResult {
     let room = batchRooms.get(input.room);
     if (room === undefined) {
