@@ -24,18 +24,28 @@ function pair(wrap: boolean) {
     buckets: [0.001, 0.01, 0.1],
     registers,
   });
+  let unlabeled = new Histogram({
+    name: "u_seconds",
+    help: "u",
+    buckets: [0.005, 0.05, 0.5],
+    registers,
+  });
   if (wrap) {
     counter = cacheCounterLabels(counter);
     histogram = cacheHistogramLabels(histogram);
+    unlabeled = cacheHistogramLabels(unlabeled);
   }
-  return { registry, counter, histogram };
+  return { registry, counter, histogram, unlabeled };
 }
 
 function exercise(m: ReturnType<typeof pair>): void {
   for (let i = 0; i < 50; i++) {
     m.counter.inc({ service: "S", method: i % 3 ? "A" : "B", code: i % 7 ? "ok" : "internal" });
     m.histogram.observe({ method: i % 2 ? "A" : "B", protocol: "grpc" }, i / 1000);
+    m.unlabeled.observe(i / 100);
   }
+  m.unlabeled.observe({}, 0.2);
+  m.unlabeled.observe(7);
   m.counter.inc({ service: "S", method: "A", code: "ok" }, 2.5);
   m.counter.inc({ code: "ok", method: "C", service: "S" });
   m.counter.inc({ service: "S", method: "A" });
@@ -58,6 +68,9 @@ describe("label cache", () => {
     assert.throws(() => counter.inc({ service: "S", method: "A", code: "ok", x: "1" } as never));
     assert.throws(() => counter.inc({ service: "S", method: "A", code: "ok" }, -1));
     assert.throws(() => histogram.observe({ method: "A", protocol: "grpc" }, Number.NaN));
+    const { unlabeled } = pair(true);
+    assert.throws(() => unlabeled.observe(Number.NaN));
+    assert.throws(() => unlabeled.observe({ x: "1" } as never, 1));
   });
 
   it("follows reset and remove", async () => {
@@ -67,6 +80,7 @@ describe("label cache", () => {
       exercise(m);
       m.counter.reset();
       m.histogram.remove({ method: "A", protocol: "grpc" });
+      m.unlabeled.reset();
       exercise(m);
     }
     assert.equal(await cached.registry.metrics(), await plain.registry.metrics());

@@ -9,7 +9,8 @@
  * wrappers here remember, per combination of label values, the series key
  * and a copy of the labels, and update the series prom-client keeps
  * (`hashMap`) the way its own code does: same keys, same entry objects,
- * same exposition. Anything unusual — a label missing or unknown, a value
+ * same exposition (a histogram without labels: its one series, updated
+ * directly). Anything unusual — a label missing or unknown, a value
  * that is not a finite number, exemplars — goes to prom-client's own
  * method, which validates and throws as before.
  *
@@ -101,7 +102,9 @@ export function cacheCounterLabels<T extends string>(counter: Counter<T>): Count
  */
 export function cacheHistogramLabels<T extends string>(histogram: Histogram<T>): Histogram<T> {
   const metric = histogram as unknown as HistogramInternals;
-  if (!cacheable(metric) || !Array.isArray(metric.upperBounds)) return histogram;
+  if (!Array.isArray(metric.upperBounds)) return histogram;
+  if (cacheableUnlabeled(metric)) return cacheUnlabeled(histogram, metric);
+  if (!cacheable(metric)) return histogram;
   const original = metric.observe;
   const find = seriesFinder(metric);
   metric.observe = function observe(this: HistogramInternals, labels?: unknown, value?: unknown) {
@@ -117,18 +120,60 @@ export function cacheHistogramLabels<T extends string>(histogram: Histogram<T>):
       if (this.bucketExemplars) entry.bucketExemplars = { ...this.bucketExemplars };
       this.hashMap[series.hash] = entry;
     }
-    entry.sum += v;
-    entry.count += 1;
-    const bounds = this.upperBounds;
-    for (let i = 0; i < bounds.length; i++) {
-      const bound = bounds[i]!;
-      if (v <= bound) {
-        if (Object.hasOwn(entry.bucketValues, bound)) entry.bucketValues[bound]! += 1;
-        break;
-      }
-    }
+    addObservation(entry, this.upperBounds, v);
   };
   return histogram;
+}
+
+type HistogramEntry = HistogramInternals["hashMap"][string];
+
+/** Adds `v` to a series as prom-client's `observe` does: sum, count, its bucket. */
+function addObservation(entry: HistogramEntry, bounds: readonly number[], v: number): void {
+  entry.sum += v;
+  entry.count += 1;
+  for (let i = 0; i < bounds.length; i++) {
+    const bound = bounds[i]!;
+    if (v <= bound) {
+      if (Object.hasOwn(entry.bucketValues, bound)) entry.bucketValues[bound]! += 1;
+      break;
+    }
+  }
+}
+
+/**
+ * A histogram without labels: `observe(value)` updates its one series (key
+ * `""`, as prom-client keys it) directly; prom-client would still build the
+ * labels pair, a closure and the key on every call.
+ */
+function cacheUnlabeled<T extends string>(
+  histogram: Histogram<T>,
+  metric: HistogramInternals,
+): Histogram<T> {
+  const original = metric.observe;
+  metric.observe = function observe(this: HistogramInternals, labels?: unknown, value?: unknown) {
+    if (value !== undefined || typeof labels !== "number" || !Number.isFinite(labels)) {
+      original.call(this, labels, value);
+      return;
+    }
+    let entry = this.hashMap[""];
+    if (entry === undefined) {
+      entry = { labels: {}, bucketValues: { ...this.bucketValues }, sum: 0, count: 0 };
+      this.hashMap[""] = entry;
+    }
+    addObservation(entry, this.upperBounds, labels);
+  };
+  return histogram;
+}
+
+/** Whether the histogram has no labels, no exemplars and the internals {@link cacheUnlabeled} uses. */
+function cacheableUnlabeled(metric: MetricInternals): boolean {
+  return (
+    !metric.enableExemplars &&
+    Array.isArray(metric.labelNames) &&
+    metric.labelNames.length === 0 &&
+    typeof metric.hashMap === "object" &&
+    metric.hashMap !== null
+  );
 }
 
 /**

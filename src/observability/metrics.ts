@@ -150,12 +150,15 @@ export function createMetrics(): Metrics {
         registers,
       }),
     ),
-    deliveryLag: new Histogram({
-      name: "switchboard_delivery_lag_seconds",
-      help: "Fan-out lag: time from storing a message to queueing it on a live subscriber stream.",
-      buckets: [...deliveryLagBuckets],
-      registers,
-    }),
+    // Observed once per live delivery: the cache skips prom-client's per-call work.
+    deliveryLag: cacheHistogramLabels(
+      new Histogram({
+        name: "switchboard_delivery_lag_seconds",
+        help: "Fan-out lag: time from storing a message to queueing it on a live subscriber stream.",
+        buckets: [...deliveryLagBuckets],
+        registers,
+      }),
+    ),
     slowConsumerDisconnects: cacheCounterLabels(
       new Counter({
         name: "switchboard_slow_consumer_disconnects_total",
