@@ -20,7 +20,7 @@ import {
   readBalancerStats,
   renderHaproxyConfig,
 } from "../../test/helpers/cluster.js";
-import { freePort, type NatsServerProcess, startNatsServer } from "../../test/helpers/nats.js";
+import { freePorts, type NatsServerProcess, startNatsServer } from "../../test/helpers/nats.js";
 import { type ServerProcess, startServerProcess } from "../lib/proc.js";
 
 /** HAProxy in front of the nodes. */
@@ -90,8 +90,7 @@ async function startPinnedNats(cpu: number): Promise<{ nats: NatsServerProcess; 
  */
 export async function startBalancer(nodePorts: readonly number[], cpu: number): Promise<Balancer> {
   const dir = mkdtempSync(join(tmpdir(), "switchboard-bench-haproxy-"));
-  const port = await freePort();
-  const statsPort = await freePort();
+  const [port, statsPort] = (await freePorts(2)) as [number, number];
   const cfg = join(dir, "haproxy.cfg");
   writeFileSync(
     cfg,

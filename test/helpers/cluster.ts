@@ -27,7 +27,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type MintClaims, mintToken } from "../../src/auth/tokens.js";
-import { freePort } from "./nats.js";
+import { freePorts } from "./nats.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const switchboardBin = join(root, "bin", "switchboard.js");
@@ -249,8 +249,10 @@ export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
     await rm(dir, { recursive: true, force: true });
   };
   try {
+    // Distinct ports for the nodes, the balancer and its stats listener.
+    const ports = await freePorts(count + 2);
     for (let i = 0; i < count; i++) {
-      nodes.push(createNode(i + 1, await freePort()));
+      nodes.push(createNode(i + 1, ports[i]!));
     }
     function createNode(index: number, port: number) {
       const name = `node${index}`;
@@ -305,8 +307,8 @@ export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
     }
     await Promise.all(nodes.map((n) => n.start()));
 
-    const lbPort = await freePort();
-    const statsPort = await freePort();
+    const lbPort = ports[count]!;
+    const statsPort = ports[count + 1]!;
     const cfgPath = join(dir, "haproxy.cfg");
     const template = await readFile(haproxyTemplatePath, "utf8");
     await writeFile(

@@ -134,6 +134,37 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * `count` distinct free TCP ports on 127.0.0.1: all are held open until the
+ * last is found, so the kernel cannot hand out the same port twice (two
+ * `freePort()` calls in a row can return the same one — HAProxy, which
+ * binds with SO_REUSEPORT, then shares one port between two listeners).
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (srv) =>
+          new Promise<number>((resolve, reject) => {
+            srv.once("error", reject);
+            srv.listen(0, "127.0.0.1", () => {
+              const addr = srv.address();
+              resolve(typeof addr === "object" && addr ? addr.port : 0);
+            });
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(
+      servers.map(
+        (srv) =>
+          new Promise<void>((resolve) => (srv.listening ? srv.close(() => resolve()) : resolve())),
+      ),
+    );
+  }
+}
+
 function configText(o: {
   port: number;
   monitorPort: number;
@@ -182,13 +213,14 @@ async function healthy(monitorPort: number): Promise<boolean> {
 export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServerProcess> {
   const bin = natsServerBinary();
   installExitHook();
-  const port = opts.port ?? (await freePort());
-  const monitorPort = await freePort();
+  // Distinct: the client, monitoring and cluster ports.
+  const [freeClient, monitorPort, freeCluster] = (await freePorts(3)) as [number, number, number];
+  const port = opts.port ?? freeClient;
   const ownDir = opts.storeDir === undefined;
   const storeDir = opts.storeDir ?? (await mkdtemp(join(tmpdir(), "switchboard-nats-")));
   const serverName = opts.serverName ?? `n-${port}`;
   const cluster = opts.cluster
-    ? { ...opts.cluster, port: opts.cluster.port ?? (await freePort()) }
+    ? { ...opts.cluster, port: opts.cluster.port ?? freeCluster }
     : undefined;
   const confPath = join(storeDir, `nats-${serverName}.conf`);
   await writeFile(confPath, configText({ port, monitorPort, serverName, storeDir, cluster }));
