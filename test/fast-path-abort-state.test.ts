@@ -15,6 +15,7 @@ import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-no
 import { mintToken } from "../src/auth/tokens.js";
 import { createMemoryBackend } from "../src/backend/memory/index.js";
 import type { AbortState, Backend } from "../src/backend/types.js";
+import { createBearerInterceptor } from "../src/client/bearer-interceptor.js";
 import { ChatService } from "../src/gen/switchboard/chat/v1/chat_pb.js";
 import { defaultServerConfig } from "../src/server/config.js";
 import { type SwitchboardServer, serveChatService } from "../src/server/serve.js";
@@ -93,8 +94,8 @@ for (const fastPath of [true, false]) {
           baseUrl: server.url,
           sessionManager: sessions,
           interceptors: [
+            createBearerInterceptor(token),
             (next) => (req) => {
-              req.header.set("authorization", `Bearer ${token}`);
               // The server's deadline, well before the client's own (which would
               // reset the stream and race the server's timer).
               req.header.set("grpc-timeout", "100m");

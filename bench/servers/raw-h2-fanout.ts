@@ -22,7 +22,6 @@
  */
 import { randomUUID } from "node:crypto";
 import http2, { type ServerHttp2Stream } from "node:http2";
-import type { AddressInfo } from "node:net";
 import {
   create,
   type DescMessage,
@@ -38,6 +37,7 @@ import {
   SubscribeRequestSchema,
   SubscribeResponseSchema,
 } from "../../src/gen/switchboard/chat/v1/chat_pb.js";
+import { listenUntilSignal } from "../lib/listen-until-signal.js";
 
 interface Room {
   readonly subscribers: Set<ServerHttp2Stream>;
@@ -142,14 +142,4 @@ server.on("stream", (stream, headers) => {
   }
 });
 
-server.listen(0, "127.0.0.1", () => {
-  const { port } = server.address() as AddressInfo;
-  process.stdout.write(`${JSON.stringify({ ready: true, port })}\n`);
-});
-
-const stop = () => {
-  server.close(() => process.exit(0));
-  setTimeout(() => process.exit(0), 1_000).unref();
-};
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
+listenUntilSignal(server);

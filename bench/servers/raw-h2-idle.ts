@@ -14,9 +14,9 @@
  * @module
  */
 import http2 from "node:http2";
-import type { AddressInfo } from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { SubscribeResponseSchema } from "../../src/gen/switchboard/chat/v1/chat_pb.js";
+import { listenUntilSignal } from "../lib/listen-until-signal.js";
 
 const event = toBinary(
   SubscribeResponseSchema,
@@ -40,14 +40,4 @@ server.on("stream", (stream) => {
   stream.write(envelope);
 });
 
-server.listen(0, "127.0.0.1", () => {
-  const { port } = server.address() as AddressInfo;
-  process.stdout.write(`${JSON.stringify({ ready: true, port })}\n`);
-});
-
-const stop = () => {
-  server.close(() => process.exit(0));
-  setTimeout(() => process.exit(0), 1_000).unref();
-};
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
+listenUntilSignal(server);
