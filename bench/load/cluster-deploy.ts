@@ -20,7 +20,8 @@ import {
   readBalancerStats,
   renderHaproxyConfig,
 } from "../../test/helpers/cluster.js";
-import { freePorts, type NatsServerProcess, startNatsServer } from "../../test/helpers/nats.js";
+import { freePorts } from "../../test/helpers/free-ports.js";
+import { type NatsServerProcess, startNatsServer } from "../../test/helpers/nats.js";
 import { type ServerProcess, startServerProcess } from "../lib/proc.js";
 
 /** HAProxy in front of the nodes. */

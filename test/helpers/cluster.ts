@@ -27,7 +27,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type MintClaims, mintToken } from "../../src/auth/tokens.js";
-import { freePorts } from "./nats.js";
+import { freePorts } from "./free-ports.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const switchboardBin = join(root, "bin", "switchboard.js");

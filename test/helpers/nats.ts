@@ -20,9 +20,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePorts } from "./free-ports.js";
 
 /** Cluster settings of one server (see {@link startNatsCluster}, which fills them in). */
 export interface NatsClusterOptions {
@@ -119,50 +119,6 @@ export function natsServerBinary(): string {
   }
   for (const c of candidates) if (c && existsSync(c)) return c;
   throw new Error("nats-server binary not found (install the Debian package nats-server)");
-}
-
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/**
- * `count` distinct free TCP ports on 127.0.0.1: all are held open until the
- * last is found, so the kernel cannot hand out the same port twice (two
- * `freePort()` calls in a row can return the same one — HAProxy, which
- * binds with SO_REUSEPORT, then shares one port between two listeners).
- */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = Array.from({ length: count }, () => createServer());
-  try {
-    return await Promise.all(
-      servers.map(
-        (srv) =>
-          new Promise<number>((resolve, reject) => {
-            srv.once("error", reject);
-            srv.listen(0, "127.0.0.1", () => {
-              const addr = srv.address();
-              resolve(typeof addr === "object" && addr ? addr.port : 0);
-            });
-          }),
-      ),
-    );
-  } finally {
-    await Promise.all(
-      servers.map(
-        (srv) =>
-          new Promise<void>((resolve) => (srv.listening ? srv.close(() => resolve()) : resolve())),
-      ),
-    );
-  }
 }
 
 function configText(o: {
@@ -327,7 +283,7 @@ export async function startNatsCluster(
   opts: { name?: string; startTimeoutMs?: number } = {},
 ): Promise<NatsCluster> {
   const clusterPorts: number[] = [];
-  for (let i = 0; i < size; i++) clusterPorts.push(await freePort());
+  clusterPorts.push(...(await freePorts(size)));
   const name = opts.name ?? `switchboard-test-${process.pid}-${clusterPorts[0]}`;
   const servers: NatsServerProcess[] = [];
   const stopAll = async () => {
