@@ -170,12 +170,32 @@ async function stopProc(proc: Proc | undefined, signal: NodeJS.Signals): Promise
   clearTimeout(timer);
 }
 
+/**
+ * Waits until HAProxy answers on its stats port (true) or exits (false).
+ * HAProxy binds every listener before it serves any, so an answer on the
+ * stats port means the frontend is bound too.
+ */
+async function balancerBound(proc: Proc, statsPort: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null) return false;
+    try {
+      await fetch(`http://127.0.0.1:${statsPort}/;csv`, { signal: AbortSignal.timeout(2000) });
+      return true;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`haproxy: stats port ${statsPort} not answering within ${timeoutMs} ms`);
+}
+
 /** One Switchboard node of a {@link TestCluster}. */
 export interface ClusterNode {
   /** `node1` … (the HAProxy server name). */
   readonly name: string;
   /** The node's own URL, bypassing the balancer. */
   readonly url: string;
+  /** The port the node listens on (picked by the kernel at its first start). */
   readonly port: number;
   readonly running: boolean;
   /** The node's stdout and stderr so far (last 32 KiB). */
@@ -249,14 +269,16 @@ export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    // Distinct ports for the nodes, the balancer and its stats listener.
-    const ports = await freePorts(count + 2);
+    // Each node's first start listens on port 0 and reads back the port the
+    // kernel picked: a port looked up in advance can be taken by another
+    // test's socket before the node binds it. Restarts reuse that port.
     for (let i = 0; i < count; i++) {
-      nodes.push(createNode(i + 1, ports[i]!));
+      nodes.push(createNode(i + 1));
     }
-    function createNode(index: number, port: number) {
+    function createNode(index: number) {
       const name = `node${index}`;
-      const args = [
+      let port = 0;
+      const args = () => [
         switchboardBin,
         "serve",
         "--host",
@@ -285,8 +307,12 @@ export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
       let previousLogs = "";
       return {
         name,
-        url: `http://127.0.0.1:${port}`,
-        port,
+        get url() {
+          return `http://127.0.0.1:${port}`;
+        },
+        get port() {
+          return port;
+        },
         get running() {
           return running();
         },
@@ -297,8 +323,13 @@ export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
         async start() {
           if (running()) throw new Error(`${name} is running`);
           previousLogs += proc?.log() ?? "";
-          proc = startProc(process.execPath, args, env, name);
+          proc = startProc(process.execPath, args(), env, name);
           await proc.waitFor(/switchboard listening on/, timeoutMs);
+          if (port === 0) {
+            const m = /switchboard listening on https?:\/\/[^\s]+:(\d+)/.exec(proc.log());
+            if (!m) throw new Error(`${name}: no port in its listening line:\n${proc.log()}`);
+            port = Number(m[1]);
+          }
         },
         async stop() {
           await stopProc(proc, "SIGKILL");
@@ -307,27 +338,38 @@ export async function startCluster(opts: ClusterOptions): Promise<TestCluster> {
     }
     await Promise.all(nodes.map((n) => n.start()));
 
-    const lbPort = ports[count]!;
-    const statsPort = ports[count + 1]!;
+    // HAProxy cannot report the ports it got, so they are looked up first;
+    // should another socket take one before HAProxy binds it, HAProxy exits
+    // and is started again on fresh ports.
     const cfgPath = join(dir, "haproxy.cfg");
     const template = await readFile(haproxyTemplatePath, "utf8");
-    await writeFile(
-      cfgPath,
-      renderHaproxyConfig(template, {
-        nodes: nodes.map((n) => `127.0.0.1:${n.port}`),
-        statsBind: `127.0.0.1:${statsPort}`,
-      }),
-    );
-    balancer = startProc(
-      haproxy,
-      ["-db", "-f", cfgPath],
-      {
-        ...env,
-        SWITCHBOARD_LB_BIND: `127.0.0.1:${lbPort}`,
-        SWITCHBOARD_LB_CHECK_INTERVAL: opts.checkInterval ?? "500ms",
-      },
-      "haproxy",
-    );
+    let lbPort = 0;
+    let statsPort = 0;
+    for (let attempt = 1; ; attempt++) {
+      [lbPort, statsPort] = (await freePorts(2)) as [number, number];
+      await writeFile(
+        cfgPath,
+        renderHaproxyConfig(template, {
+          nodes: nodes.map((n) => `127.0.0.1:${n.port}`),
+          statsBind: `127.0.0.1:${statsPort}`,
+        }),
+      );
+      balancer = startProc(
+        haproxy,
+        ["-db", "-f", cfgPath],
+        {
+          ...env,
+          SWITCHBOARD_LB_BIND: `127.0.0.1:${lbPort}`,
+          SWITCHBOARD_LB_CHECK_INTERVAL: opts.checkInterval ?? "500ms",
+        },
+        "haproxy",
+      );
+      const bound = await balancerBound(balancer, statsPort, timeoutMs);
+      if (bound) break;
+      if (attempt === 3 || !/cannot bind|address already in use/i.test(balancer.log())) {
+        throw new Error(`haproxy exited:\n${balancer.log()}`);
+      }
+    }
     const statsUrl = `http://127.0.0.1:${statsPort}`;
     const stats = () => readBalancerStats(statsUrl);
     const lb = balancer;

@@ -166,7 +166,26 @@ async function healthy(monitorPort: number): Promise<boolean> {
  * const nats = await startNatsServer();
  * try { ... } finally { await nats.stop(); }
  */
-export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServerProcess> {
+export function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServerProcess> {
+  // Ports picked here can be taken by another test's socket before
+  // nats-server binds them; then it is started again on fresh ones.
+  const ownPorts =
+    opts.port === undefined && opts.cluster?.port === undefined && opts.waitReady !== false;
+  return retryOnAddressInUse(() => startNatsServerOnce(opts), ownPorts ? 3 : 1);
+}
+
+/** Runs `start` up to `attempts` times while it fails because a port was taken. */
+async function retryOnAddressInUse<T>(start: () => Promise<T>, attempts: number): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (e) {
+      if (attempt >= attempts || !/address already in use/i.test(String(e))) throw e;
+    }
+  }
+}
+
+async function startNatsServerOnce(opts: NatsServerOptions): Promise<NatsServerProcess> {
   const bin = natsServerBinary();
   installExitHook();
   // Distinct: the client, monitoring and cluster ports.
@@ -278,9 +297,16 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
  * const backend = await createJetStreamBackend({ servers: cluster.urls, replicas: 3 });
  * await cluster.servers[0].kill("SIGKILL");
  */
-export async function startNatsCluster(
+export function startNatsCluster(
   size = 3,
   opts: { name?: string; startTimeoutMs?: number } = {},
+): Promise<NatsCluster> {
+  return retryOnAddressInUse(() => startNatsClusterOnce(size, opts), 3);
+}
+
+async function startNatsClusterOnce(
+  size: number,
+  opts: { name?: string; startTimeoutMs?: number },
 ): Promise<NatsCluster> {
   const clusterPorts: number[] = [];
   clusterPorts.push(...(await freePorts(size)));
