@@ -17,6 +17,7 @@ import { Health } from "../src/gen/grpc/health/v1/health_pb.js";
 import { createCallTelemetry, createQueueRegistry } from "../src/observability/call-telemetry.js";
 import { createBackendObserver } from "../src/observability/instrument-backend.js";
 import { createMetrics } from "../src/observability/metrics.js";
+import { signalEndHook } from "../src/service/call-end.js";
 import { slowConsumerPrefix } from "../src/service/telemetry.js";
 import {
   type ChatApi,
@@ -274,8 +275,11 @@ describe("service telemetry units", () => {
     const queues = createQueueRegistry();
     metrics.setQueueDepthSource(() => queues.depth());
     const ac = new AbortController();
-    queues.add({ length: 3, bytes: 300, closed: false }, ac.signal);
-    queues.add({ length: 9, bytes: 900, closed: true }, new AbortController().signal);
+    queues.add({ length: 3, bytes: 300, closed: false }, signalEndHook(ac.signal));
+    queues.add(
+      { length: 9, bytes: 900, closed: true },
+      signalEndHook(new AbortController().signal),
+    );
     let s = parsePrometheusText((await metrics.render()).body);
     assert.equal(value(s, "switchboard_stream_queue_messages"), 3);
     assert.equal(value(s, "switchboard_stream_queue_bytes"), 300);

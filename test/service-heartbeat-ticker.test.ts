@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { signalCallEnd } from "../src/service/call-end.js";
 import { createEventQueue } from "../src/service/event-queue.js";
 import {
   createHeartbeatTicker,
@@ -93,7 +94,7 @@ test("an idle event queue yields heartbeats and leaves the ticker when it ends",
     maxBytes: 100,
     heartbeatMs: ms,
     heartbeat: () => "hb",
-    signal: ac.signal,
+    end: signalCallEnd(ac.signal),
   });
   const ticker = heartbeatTicker(ms);
   assert.equal(ticker.size, 1);
@@ -118,7 +119,7 @@ test("an aborted or failed event queue leaves the ticker", async () => {
       maxBytes: 100,
       heartbeatMs: ms,
       heartbeat: () => "hb",
-      signal: ac.signal,
+      end: signalCallEnd(ac.signal),
     });
   const a = make();
   const b = make();

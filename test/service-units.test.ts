@@ -7,6 +7,7 @@ import {
   NotFoundError,
   OutOfRangeError,
 } from "../src/backend/errors.js";
+import { signalCallEnd } from "../src/service/call-end.js";
 import { rechunk } from "../src/service/download.js";
 import { codeName, toConnectError } from "../src/service/errors.js";
 import { createEventQueue } from "../src/service/event-queue.js";
@@ -121,7 +122,7 @@ test("the event queue delivers in order, ends after draining, and waits writers 
     maxBytes: 10,
     heartbeatMs: 10_000,
     heartbeat: () => "hb",
-    signal: ac.signal,
+    end: signalCallEnd(ac.signal),
   });
   assert.equal(q.push("a", { bytes: 6 }), true);
   let writable = false;
@@ -146,7 +147,7 @@ test("the event queue fails a slow consumer with the last delivered offset per r
     maxBytes: 10,
     heartbeatMs: 10_000,
     heartbeat: () => "hb",
-    signal: ac.signal,
+    end: signalCallEnd(ac.signal),
   });
   const it = q[Symbol.asyncIterator]();
   q.push("m1", { bytes: 4, room: "r", offset: 7n });
@@ -166,10 +167,40 @@ test("the event queue ends a waiting consumer at once when the signal aborts", a
     maxBytes: 10,
     heartbeatMs: 10_000,
     heartbeat: () => "hb",
-    signal: ac.signal,
+    end: signalCallEnd(ac.signal),
   });
   const it = q[Symbol.asyncIterator]();
   const pending = it.next();
   ac.abort();
   await assert.rejects(pending, (err: ConnectError) => err.code === Code.Canceled);
+});
+
+test("the event queue ends on a call-end hook without a signal, and ignores it once over", async () => {
+  // The fast path's CallEnd: an abort state and a hook, no AbortSignal.
+  const ends: ((reason: unknown) => void)[] = [];
+  const state = { aborted: false, reason: undefined as unknown, throwIfAborted() {} };
+  const end = {
+    state,
+    onEnd: (fn: (reason: unknown) => void) => {
+      ends.push(fn);
+    },
+  };
+  const make = () =>
+    createEventQueue<string>({ maxBytes: 10, heartbeatMs: 10_000, heartbeat: () => "hb", end });
+  const waiting = make();
+  const finished = make();
+  assert.equal(ends.length, 2);
+  finished.push("a", { bytes: 1 });
+  finished.end();
+  const fin = finished[Symbol.asyncIterator]();
+  assert.deepEqual(await fin.next(), { done: false, value: "a" });
+  assert.deepEqual(await fin.next(), { done: true, value: undefined });
+  const pending = waiting[Symbol.asyncIterator]().next();
+  const reason = new ConnectError("the operation timed out", Code.DeadlineExceeded);
+  state.aborted = true;
+  state.reason = reason;
+  for (const fn of ends) fn(reason);
+  await assert.rejects(pending, (err: ConnectError) => err === reason);
+  // The queue that had ended stays ended normally.
+  assert.deepEqual(await fin.next(), { done: true, value: undefined });
 });

@@ -9,6 +9,7 @@
 import type { ConnectError } from "@connectrpc/connect";
 import { type Context, type Link, type Span, SpanKind, type Tracer } from "@opentelemetry/api";
 import type { StoredMessage } from "../backend/types.js";
+import type { CallEndHook } from "../service/call-end.js";
 import { type CallTelemetry, isSlowConsumerError, type QueueDepth } from "../service/telemetry.js";
 import type { Metrics } from "./metrics.js";
 import { formatTraceparent, parseTraceparent } from "./tracing.js";
@@ -18,13 +19,14 @@ export const deliverySpanName = "switchboard.deliver";
 
 /** The open stream queues of one server, summed for the queue-depth gauges. */
 export interface QueueRegistry {
-  add(queue: QueueDepth, signal: AbortSignal): void;
+  /** Counts `queue` until `onEnd` reports the end of its call. */
+  add(queue: QueueDepth, onEnd: CallEndHook): void;
   depth(): { messages: number; bytes: number };
 }
 
 /**
  * Creates the registry of open stream queues. A queue leaves it when its
- * call's signal aborts (every call's signal does when the call ends).
+ * call ends (at once if it already has).
  *
  * @example
  * const queues = createQueueRegistry();
@@ -33,10 +35,9 @@ export interface QueueRegistry {
 export function createQueueRegistry(): QueueRegistry {
   const open = new Set<QueueDepth>();
   return {
-    add(queue, signal) {
-      if (signal.aborted) return;
+    add(queue, onEnd) {
       open.add(queue);
-      signal.addEventListener("abort", () => open.delete(queue), { once: true });
+      onEnd(() => open.delete(queue));
     },
     depth() {
       let messages = 0;
@@ -110,8 +111,8 @@ class RecordingCallTelemetry implements CallTelemetry {
     (direction === "upload" ? this.metrics.uploadBytes : this.metrics.downloadBytes).inc(bytes);
   }
 
-  watchQueue(queue: QueueDepth, signal: AbortSignal): void {
-    this.queues.add(queue, signal);
+  watchQueue(queue: QueueDepth, onEnd: CallEndHook): void {
+    this.queues.add(queue, onEnd);
   }
 
   streamFailed(error: ConnectError): void {

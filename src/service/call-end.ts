@@ -30,16 +30,60 @@ export const kCallEnd = createContextKey<CallEndHook | undefined>(undefined, {
  */
 export function onCallEnd(ctx: HandlerContext, fn: (reason: unknown) => void): void {
   const hook = ctx.values.get(kCallEnd);
-  if (hook !== undefined) {
-    hook(fn);
-    return;
-  }
-  const signal = ctx.signal;
-  if (signal.aborted) {
-    fn(signal.reason);
-    return;
-  }
-  signal.addEventListener("abort", () => fn(signal.reason), { once: true });
+  if (hook !== undefined) hook(fn);
+  else signalEndHook(ctx.signal)(fn);
+}
+
+/**
+ * A {@link CallEndHook} on an `AbortSignal`: an `abort` listener per
+ * callback (the callback runs at once if the signal already aborted).
+ *
+ * @example
+ * queues.add(queue, signalEndHook(controller.signal));
+ */
+export function signalEndHook(signal: AbortSignal): CallEndHook {
+  return (fn) => {
+    if (signal.aborted) fn(signal.reason);
+    else signal.addEventListener("abort", () => fn(signal.reason), { once: true });
+  };
+}
+
+/**
+ * A call's end, for the parts of a streaming call that live as long as it
+ * (its output queue, the queue-depth gauge, room feeds): whether and why it
+ * ended, and a hook run when it ends. On the fast path neither creates an
+ * `AbortController`.
+ */
+export interface CallEnd {
+  /** Whether (and why) the call was cancelled or ended. */
+  readonly state: AbortState;
+  /** Runs a callback once, with the reason, when the call ends. */
+  readonly onEnd: CallEndHook;
+}
+
+/**
+ * The {@link CallEnd} of the call `ctx` belongs to: the transport's
+ * {@link kAbortState} and {@link kCallEnd} when it provides them, else
+ * `ctx.signal`.
+ *
+ * @example
+ * const queue = createEventQueue({ …, end: callEnd(ctx) });
+ */
+export function callEnd(ctx: HandlerContext): CallEnd {
+  const onEnd = ctx.values.get(kCallEnd);
+  const state = ctx.values.get(kAbortState);
+  if (onEnd !== undefined && state !== undefined) return { state, onEnd };
+  return signalCallEnd(ctx.signal);
+}
+
+/**
+ * The {@link CallEnd} of an `AbortSignal`.
+ *
+ * @example
+ * const queue = createEventQueue({ …, end: signalCallEnd(controller.signal) });
+ */
+export function signalCallEnd(signal: AbortSignal): CallEnd {
+  return { state: signal, onEnd: signalEndHook(signal) };
 }
 
 /**

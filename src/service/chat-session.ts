@@ -7,7 +7,7 @@
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { PresenceChange, PresenceHandle } from "../backend/types.js";
+import type { AbortState, PresenceChange, PresenceHandle } from "../backend/types.js";
 import {
   type ChatRequest,
   type ChatResponse,
@@ -47,7 +47,8 @@ export interface ChatSessionOptions {
   readonly deps: ServiceDeps;
   readonly user: AuthenticatedUser;
   readonly queue: EventQueue<ChatResponse>;
-  readonly signal: AbortSignal;
+  /** The Chat call's abort state. */
+  readonly abort: AbortState;
   /** The Chat call's telemetry (message counts, delivery spans); none by default. */
   readonly telemetry?: CallTelemetry;
 }
@@ -75,11 +76,11 @@ const chatDeliveries = createMessageDeliveries((message) =>
  * on every Chat stream, wrapping the same Message (see `sharedMessage`).
  *
  * @example
- * const session = createChatSession({ deps, user, queue, signal: ctx.signal });
+ * const session = createChatSession({ deps, user, queue, abort: callAbortState(ctx) });
  * for await (const req of requests) await session.handle(req);
  */
 export function createChatSession(options: ChatSessionOptions): ChatSession {
-  const { deps, user, queue, signal } = options;
+  const { deps, user, queue, abort } = options;
   const telemetry = options.telemetry ?? noCallTelemetry;
   const rooms = new Map<string, JoinedRoom | "joining">();
   let closed = false;
@@ -88,7 +89,7 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
     queue.push(create(ChatResponseSchema, { event }), { bytes: controlEventBytes });
 
   const emitError = (requestId: string, err: unknown, room: string) => {
-    const error = toConnectError(err, signal);
+    const error = toConnectError(err, abort);
     emit({
       case: "error",
       value: { requestId, code: codeName(error.code), message: error.rawMessage, room },
@@ -120,7 +121,7 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
     const cleanups: (() => void)[] = [];
     try {
       const sink = queueSink(queue, chatDeliveries, telemetry);
-      const feed = await openRoomFeed({ deps, position, sink, signal });
+      const feed = await openRoomFeed({ deps, position, sink, abort });
       cleanups.push(() => feed.close());
       const presence = await deps.backend.presence.join(room, userRef(user));
       cleanups.push(() => void presence.leave().catch(() => undefined));
@@ -146,7 +147,7 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
         if (rooms.get(room) !== entry) return;
         rooms.delete(room);
         release(entry);
-        if (!closed && !signal.aborted) emitError("", err, room);
+        if (!closed && !abort.aborted) emitError("", err, room);
       });
     } catch (err) {
       if (rooms.get(room) === "joining") rooms.delete(room);
@@ -169,7 +170,7 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
   }
 
   async function send(requestId: string, frame: SendRequest): Promise<void> {
-    const result = await sendMessage(deps, user, frame, signal, "send.", telemetry);
+    const result = await sendMessage(deps, user, frame, abort, "send.", telemetry);
     emit({
       case: "ack",
       value: {
@@ -187,7 +188,7 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
       if (req.requestId.length > 128 || !isWellFormed(req.requestId)) {
         // Not echoed back: a mangled id would only confuse the client.
         const problem = "must be at most 128 characters of valid UTF-8";
-        if (!closed && !signal.aborted) emitError("", invalidArgument("request_id", problem), "");
+        if (!closed && !abort.aborted) emitError("", invalidArgument("request_id", problem), "");
         return;
       }
       try {
@@ -202,7 +203,7 @@ export function createChatSession(options: ChatSessionOptions): ChatSession {
             throw invalidArgument("action", "one of join, leave or send is required");
         }
       } catch (err) {
-        if (closed || signal.aborted) return;
+        if (closed || abort.aborted) return;
         emitError(req.requestId, err, roomOf(req));
       }
     },

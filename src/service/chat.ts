@@ -14,6 +14,7 @@ import {
   ChatResponseSchema,
 } from "../gen/switchboard/chat/v1/chat_pb.js";
 import { requireUser } from "./authorize.js";
+import { callEnd } from "./call-end.js";
 import { createChatSession } from "./chat-session.js";
 import type { ServiceDeps } from "./deps.js";
 import { toConnectError } from "./errors.js";
@@ -41,9 +42,10 @@ export function createChatHandler(deps: ServiceDeps) {
     const user = requireUser(ctx);
     const telemetry = callTelemetry(ctx);
     let closeSession = () => {};
+    const end = callEnd(ctx);
     const queue = createStreamQueue(
       deps,
-      ctx.signal,
+      end,
       (time) => create(ChatResponseSchema, { event: { case: "heartbeat", value: { time } } }),
       (error) => {
         // Failed (e.g. slow consumer): release the rooms now, not when the client reads the error.
@@ -52,13 +54,12 @@ export function createChatHandler(deps: ServiceDeps) {
         telemetry.streamFailed(error);
       },
     );
-    telemetry.watchQueue(queue, ctx.signal);
-    const session = createChatSession({ deps, user, queue, signal: ctx.signal, telemetry });
+    telemetry.watchQueue(queue, end.onEnd);
+    const session = createChatSession({ deps, user, queue, abort: end.state, telemetry });
     closeSession = () => session.close();
     if (queue.closed) session.close();
-    // Release on the signal too: after a cancel nobody may resume this generator.
-    const release = () => session.close();
-    ctx.signal.addEventListener("abort", release, { once: true });
+    // Release when the call ends too: after a cancel nobody may resume this generator.
+    end.onEnd(() => session.close());
     const readFrames = async () => {
       for await (const req of requests) {
         if (queue.closed) return;
@@ -66,11 +67,10 @@ export function createChatHandler(deps: ServiceDeps) {
       }
       queue.end();
     };
-    readFrames().catch((err: unknown) => queue.fail(toConnectError(err, ctx.signal)));
+    readFrames().catch((err: unknown) => queue.fail(toConnectError(err, end.state)));
     try {
       for await (const event of queue) yield event;
     } finally {
-      ctx.signal.removeEventListener("abort", release);
       session.close();
       queue.end();
     }

@@ -13,6 +13,8 @@
  * @module
  */
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { AbortState } from "../backend/types.js";
+import type { CallEnd } from "./call-end.js";
 import { abortError } from "./errors.js";
 import { type HeartbeatMember, type HeartbeatTicker, heartbeatTicker } from "./heartbeat-ticker.js";
 
@@ -37,8 +39,8 @@ export interface EventQueueOptions<T> {
   readonly heartbeatMs: number;
   /** Makes a heartbeat event. */
   readonly heartbeat: () => T;
-  /** Ends the stream (with Canceled or DeadlineExceeded) when aborted. */
-  readonly signal: AbortSignal;
+  /** The call's end: it ends the stream (with Canceled or DeadlineExceeded, see `abortError`). */
+  readonly end: CallEnd;
   /** Called once when the stream fails (slow consumer, abort, `fail`), before it is consumed. */
   readonly onFail?: (error: ConnectError) => void;
 }
@@ -94,7 +96,7 @@ class QueueState<T> implements EventQueue<T>, AsyncIterator<T, undefined>, Heart
   lastActive = Date.now();
   readonly maxBytes: number;
   readonly heartbeat: () => T;
-  readonly signal: AbortSignal;
+  readonly abort: AbortState;
   readonly onFail: ((error: ConnectError) => void) | undefined;
   readonly ticker: HeartbeatTicker;
   /** Queued events from `head` on, `slots` cells each; created on demand. */
@@ -108,13 +110,13 @@ class QueueState<T> implements EventQueue<T>, AsyncIterator<T, undefined>, Heart
   waiting: ((result: IteratorResult<T, undefined>) => void) | undefined = undefined;
   waitingFail: ((error: unknown) => void) | undefined = undefined;
   writers: Writer[] | undefined = undefined;
-  /** True once the signal and ticker are no longer listened to. */
+  /** True once the call's end and the ticker are no longer listened to. */
   detached = false;
 
   constructor(options: EventQueueOptions<T>) {
     this.maxBytes = options.maxBytes;
     this.heartbeat = options.heartbeat;
-    this.signal = options.signal;
+    this.abort = options.end.state;
     this.onFail = options.onFail;
     this.ticker = heartbeatTicker(options.heartbeatMs);
   }
@@ -154,9 +156,9 @@ class QueueState<T> implements EventQueue<T>, AsyncIterator<T, undefined>, Heart
     resolve({ done: false, value: this.heartbeat() });
     return true;
   }
-  /** The abort listener (EventListener object form). */
-  handleEvent(): void {
-    fail(this, abortError(this.signal));
+  /** Runs when the call ends: fails the stream unless it is already over. */
+  callEnded(): void {
+    if (!this.detached) fail(this, abortError(this.abort));
   }
 }
 
@@ -164,16 +166,18 @@ class QueueState<T> implements EventQueue<T>, AsyncIterator<T, undefined>, Heart
  * Creates an {@link EventQueue}. Iterate it exactly once.
  *
  * @example
- * const queue = createEventQueue({ maxBytes: 1 << 20, heartbeatMs: 15_000, heartbeat: makeHb, signal: ctx.signal });
+ * const queue = createEventQueue({ maxBytes: 1 << 20, heartbeatMs: 15_000, heartbeat: makeHb, end: callEnd(ctx) });
  * queue.push(event, { bytes: 100 });
  * for await (const event of queue) yield event;
  */
 export function createEventQueue<T>(options: EventQueueOptions<T>): EventQueue<T> {
   const q = new QueueState(options);
-  if (q.signal.aborted) fail(q, abortError(q.signal));
+  if (q.abort.aborted) fail(q, abortError(q.abort));
   else {
-    q.signal.addEventListener("abort", q, { once: true });
     q.ticker.add(q);
+    // One callback per stream: the call-end hook has no removal, so it
+    // checks `detached` (see callEnded).
+    options.end.onEnd(() => q.callEnded());
   }
   return q;
 }
@@ -322,11 +326,10 @@ function clear<T>(s: QueueState<T>): void {
   s.bytes = 0;
 }
 
-/** Stops listening to the signal and the ticker: the stream is over for the queue. */
+/** Stops listening to the call's end and the ticker: the stream is over for the queue. */
 function detach<T>(s: QueueState<T>): void {
   if (s.detached) return;
   s.detached = true;
-  s.signal.removeEventListener("abort", s);
   s.ticker.delete(s);
 }
 

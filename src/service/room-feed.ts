@@ -20,7 +20,7 @@
  * @module
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { FanOutSubscription, RoomInfo, StoredMessage } from "../backend/types.js";
+import type { AbortState, FanOutSubscription, RoomInfo, StoredMessage } from "../backend/types.js";
 import type { RoomPosition, RoomState } from "../gen/switchboard/chat/v1/chat_pb.js";
 import { estimateMessageBytes, toRoomState } from "./convert.js";
 import type { ServiceDeps } from "./deps.js";
@@ -63,8 +63,8 @@ export interface RoomFeedOptions {
   /** A validated position (see `validateRoomPosition`). */
   readonly position: RoomPosition;
   readonly sink: RoomFeedSink;
-  /** Aborts the replay; the caller closes the feed. */
-  readonly signal: AbortSignal;
+  /** The call's abort state: checked before each backend read of the replay; the caller closes the feed. */
+  readonly abort: AbortState;
 }
 
 interface Plan {
@@ -97,12 +97,12 @@ interface FeedState {
  * the start. Call `start()` after sending the room's state to the client.
  *
  * @example
- * const feed = await openRoomFeed({ deps, position, sink, signal: ctx.signal });
+ * const feed = await openRoomFeed({ deps, position, sink, abort: callAbortState(ctx) });
  * queue.push(roomStateEvent(feed.state), …);
  * await feed.start();
  */
 export async function openRoomFeed(options: RoomFeedOptions): Promise<RoomFeed> {
-  const { deps, position, signal } = options;
+  const { deps, position, abort } = options;
   const f: FeedState = {
     options,
     phase: buffering,
@@ -123,8 +123,8 @@ export async function openRoomFeed(options: RoomFeedOptions): Promise<RoomFeed> 
         },
       },
     );
-    throwIfAborted(signal);
-    const info = await deps.backend.log.info(position.room, signal);
+    throwIfAborted(abort);
+    const info = await deps.backend.log.info(position.room, abort);
     const plan = await planStart(options, info);
     if (f.ended) throw f.ended;
     f.lastEpoch = info.epoch;
@@ -132,7 +132,7 @@ export async function openRoomFeed(options: RoomFeedOptions): Promise<RoomFeed> 
     return feedHandle(f, toRoomState(info, plan.recovered), plan.anchor, info.epoch);
   } catch (err) {
     closeFeed(f);
-    throw toConnectError(err, signal);
+    throw toConnectError(err, abort);
   }
 }
 
@@ -188,7 +188,7 @@ function endFeed(f: FeedState, reason: Error): void {
   f.ended = reason;
   f.phase = closed;
   f.pending = undefined;
-  f.options.sink.fail(toConnectError(reason, f.options.signal));
+  f.options.sink.fail(toConnectError(reason, f.options.abort));
 }
 
 function closeFeed(f: FeedState): void {
@@ -208,19 +208,19 @@ async function startFeed(f: FeedState, anchor: bigint | undefined, epoch: string
     f.phase = live;
     if (buffered !== undefined) for (const message of buffered) emit(f, message, true);
   } catch (err) {
-    throw toConnectError(err, f.options.signal);
+    throw toConnectError(err, f.options.abort);
   }
 }
 
 async function replay(f: FeedState, anchor: bigint, epoch: string): Promise<void> {
-  const { deps, position, sink, signal } = f.options;
+  const { deps, position, sink, abort } = f.options;
   let cursor = anchor;
   for (;;) {
-    throwIfAborted(signal);
+    throwIfAborted(abort);
     const page = await deps.backend.log.read(
       position.room,
       { direction: "forward", offset: cursor, limit: deps.limits.replayPageSize },
-      signal,
+      abort,
     );
     for (const message of page.messages) {
       await sink.whenWritable(estimateMessageBytes(message));
@@ -270,7 +270,7 @@ async function anchorForLast(
   count: number,
   info: RoomInfo,
 ): Promise<bigint> {
-  const { deps, position, signal } = options;
+  const { deps, position, abort } = options;
   let remaining = count;
   let cursor = 0n;
   let oldest: bigint | undefined;
@@ -282,7 +282,7 @@ async function anchorForLast(
         offset: cursor,
         limit: Math.min(remaining, deps.limits.replayPageSize),
       },
-      signal,
+      abort,
     );
     const first = page.messages[0];
     if (first === undefined) break;

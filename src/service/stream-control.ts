@@ -21,6 +21,7 @@ import {
   createContextKey,
   type HandlerContext,
 } from "@connectrpc/connect";
+import { callAbortState, onCallEnd } from "./call-end.js";
 
 /**
  * Context value set by the server: resets the call's transport stream (see
@@ -35,20 +36,16 @@ export const kTransportAbort = createContextKey<(() => void) | undefined>(undefi
  * call's transport unless the call ends within `graceMs`.
  *
  * @example
- * createStreamQueue(deps, ctx.signal, heartbeat, (error) => cutOffSlowConsumer(ctx, error, 5000));
+ * createStreamQueue(deps, callEnd(ctx), heartbeat, (error) => cutOffSlowConsumer(ctx, error, 5000));
  */
 export function cutOffSlowConsumer(
-  ctx: Pick<HandlerContext, "signal" | "values">,
+  ctx: HandlerContext,
   error: ConnectError,
   graceMs: number,
 ): void {
-  if (error.code !== Code.ResourceExhausted || ctx.signal.aborted) return;
+  if (error.code !== Code.ResourceExhausted || callAbortState(ctx).aborted) return;
   const abort = ctx.values.get(kTransportAbort);
   if (abort === undefined) return;
-  const timer = setTimeout(() => {
-    ctx.signal.removeEventListener("abort", cancel);
-    abort();
-  }, graceMs);
-  const cancel = () => clearTimeout(timer);
-  ctx.signal.addEventListener("abort", cancel, { once: true });
+  const timer = setTimeout(abort, graceMs);
+  onCallEnd(ctx, () => clearTimeout(timer));
 }

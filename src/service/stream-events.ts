@@ -9,6 +9,7 @@ import { type Timestamp, timestampNow } from "@bufbuild/protobuf/wkt";
 import type { ConnectError } from "@connectrpc/connect";
 import type { StoredMessage } from "../backend/types.js";
 import type { Message } from "../gen/switchboard/chat/v1/chat_pb.js";
+import type { CallEnd } from "./call-end.js";
 import { estimateMessageBytes, sharedMessage } from "./convert.js";
 import type { ServiceDeps } from "./deps.js";
 import { createEventQueue, type EventMeta, type EventQueue } from "./event-queue.js";
@@ -23,11 +24,11 @@ export const controlEventBytes = 128;
  * `onFail` runs once when the stream fails (see `EventQueueOptions.onFail`).
  *
  * @example
- * const queue = createStreamQueue(deps, ctx.signal, (time) => ({ event: { case: "heartbeat", value: { time } } }));
+ * const queue = createStreamQueue(deps, callEnd(ctx), (time) => ({ event: { case: "heartbeat", value: { time } } }));
  */
 export function createStreamQueue<T>(
   deps: ServiceDeps,
-  signal: AbortSignal,
+  end: CallEnd,
   makeHeartbeat: (time: Timestamp) => T,
   onFail?: (error: ConnectError) => void,
 ): EventQueue<T> {
@@ -37,7 +38,7 @@ export function createStreamQueue<T>(
     heartbeat() {
       return makeHeartbeat(timestampNow());
     },
-    signal,
+    end,
     ...(onFail ? { onFail } : {}),
   });
 }

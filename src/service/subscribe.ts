@@ -8,12 +8,14 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
+import type { AbortState } from "../backend/types.js";
 import {
   type SubscribeRequest,
   type SubscribeResponse,
   SubscribeResponseSchema,
 } from "../gen/switchboard/chat/v1/chat_pb.js";
 import { authorizeSubscribe, requireUser } from "./authorize.js";
+import { callEnd } from "./call-end.js";
 import type { ServiceDeps } from "./deps.js";
 import { toConnectError } from "./errors.js";
 import { createEventQueue, type EventQueue } from "./event-queue.js";
@@ -69,14 +71,17 @@ export function createSubscribeHandler(deps: ServiceDeps) {
     for (const position of req.rooms) authorizeSubscribe(user, position.room);
     const telemetry = callTelemetry(ctx);
     const feeds: CallFeeds = { list: [], finished: false };
-    // The queue fails when the signal aborts (cancel, deadline, end of the
+    // The call's end without its `ctx.signal`: on the fast path that would
+    // be an AbortController per open stream (call-end.ts).
+    const end = callEnd(ctx);
+    // The queue fails when the call ends (cancel, deadline, end of the
     // call), so this also releases the feeds when the generator sits
     // suspended at a `yield` that nobody resumes.
     const queue = createEventQueue<SubscribeResponse>({
       maxBytes: deps.limits.maxQueueBytes,
       heartbeatMs: deps.limits.heartbeatIntervalMs,
       heartbeat: subscribeHeartbeat,
-      signal: ctx.signal,
+      end,
       onFail(error) {
         // Failed (e.g. slow consumer): stop receiving now, not when the client reads the error.
         release(feeds);
@@ -84,10 +89,10 @@ export function createSubscribeHandler(deps: ServiceDeps) {
         telemetry.streamFailed(error);
       },
     });
-    telemetry.watchQueue(queue, ctx.signal);
+    telemetry.watchQueue(queue, end.onEnd);
     const sink = queueSink(queue, subscribeDeliveries, telemetry);
-    openFeeds(deps, req, ctx.signal, feeds, queue, sink).catch((err: unknown) =>
-      queue.fail(toConnectError(err, ctx.signal)),
+    openFeeds(deps, req, end.state, feeds, queue, sink).catch((err: unknown) =>
+      queue.fail(toConnectError(err, end.state)),
     );
     try {
       for await (const event of queue) yield event;
@@ -102,14 +107,14 @@ export function createSubscribeHandler(deps: ServiceDeps) {
 async function openFeeds(
   deps: ServiceDeps,
   req: SubscribeRequest,
-  signal: AbortSignal,
+  abort: AbortState,
   feeds: CallFeeds,
   queue: EventQueue<SubscribeResponse>,
   sink: RoomFeedSink,
 ): Promise<void> {
   const opened = await Promise.all(
     req.rooms.map(async (position) => {
-      const feed = await openRoomFeed({ deps, position, sink, signal });
+      const feed = await openRoomFeed({ deps, position, sink, abort });
       if (feeds.finished) feed.close();
       else feeds.list.push(feed);
       return feed;

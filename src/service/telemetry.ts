@@ -9,6 +9,7 @@
  */
 import { Code, ConnectError, createContextKey, type HandlerContext } from "@connectrpc/connect";
 import type { StoredMessage } from "../backend/types.js";
+import type { CallEndHook } from "./call-end.js";
 
 /** The depth of one stream's output queue, read when metrics are scraped. */
 export interface QueueDepth {
@@ -38,7 +39,7 @@ export interface CallTelemetry {
   /** File bytes received by Upload or sent by Download. */
   transferred(direction: "upload" | "download", bytes: number): void;
   /** Reports `queue`'s depth until `signal` aborts (the call ended). */
-  watchQueue(queue: QueueDepth, signal: AbortSignal): void;
+  watchQueue(queue: QueueDepth, onEnd: CallEndHook): void;
   /** The stream's output queue failed with `error` (counts slow-consumer disconnects). */
   streamFailed(error: ConnectError): void;
 }
