@@ -38,7 +38,7 @@ function subscribeHeartbeat(): SubscribeResponse {
 
 /** The room feeds of one call. */
 interface CallFeeds {
-  readonly list: RoomFeed[];
+  list: RoomFeed[];
   /** Set once the call is over: feeds opened later are closed at once. */
   finished: boolean;
 }
@@ -120,6 +120,8 @@ async function openFeeds(
       return feed;
     }),
   );
+  // The same feeds in an array of their exact size (the pushed one has room to grow).
+  if (!feeds.finished) feeds.list = opened.slice();
   for (const feed of opened) {
     queue.push(
       create(SubscribeResponseSchema, { event: { case: "roomState", value: feed.state } }),

@@ -29,10 +29,12 @@ export function onRequestClose(
       const reason = resetError(stream.rstCode ?? 0);
       abort(reason ?? new DOMException("This operation was aborted", "AbortError"));
     };
-    req.once("close", onClose);
+    // `on`, not `once`: "close" comes once, and `once` would add a bound
+    // wrapper and its state object per call (open streams keep them).
+    req.on("close", onClose);
     return () => req.off("close", onClose);
   }
   const onClose = () => abort(new DOMException("This operation was aborted", "AbortError"));
-  res.once("close", onClose);
+  res.on("close", onClose);
   return () => res.off("close", onClose);
 }

@@ -154,7 +154,8 @@ class StreamWriter implements StreamHooks {
     private readonly tally: WireTally | undefined,
     private readonly abortCall: (reason: unknown) => void,
   ) {
-    res.once("close", () => {
+    // `on`: "close" comes once (see request-close.ts).
+    res.on("close", () => {
       this.closed = true;
       this.wake?.();
     });
