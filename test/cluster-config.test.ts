@@ -16,7 +16,7 @@ import {
   serverConfigFromEnv,
   validateServerConfig,
 } from "../src/server/config.js";
-import { haproxyTemplatePath, renderHaproxyConfig } from "./helpers/cluster.js";
+import { haproxyTemplatePath, renderHaproxyConfig } from "./helpers/haproxy.js";
 
 async function serve(args: string[], env: Record<string, string> = {}) {
   let stdout = "";

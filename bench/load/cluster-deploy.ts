@@ -14,13 +14,13 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePorts } from "../../test/helpers/free-ports.js";
 import {
   haproxyBinary,
   haproxyTemplatePath,
   readBalancerStats,
   renderHaproxyConfig,
-} from "../../test/helpers/cluster.js";
-import { freePorts } from "../../test/helpers/free-ports.js";
+} from "../../test/helpers/haproxy.js";
 import { type NatsServerProcess, startNatsServer } from "../../test/helpers/nats.js";
 import { type ServerProcess, startServerProcess } from "../lib/proc.js";
 
