@@ -45,6 +45,7 @@ import { codeName } from "../service/errors.js";
 import { kCallTelemetry } from "../service/telemetry.js";
 import type { WireBytes } from "./count-wire-bytes.js";
 import { kStreamHooks } from "./fast/stream-hooks.js";
+import { forMethodKinds } from "./interceptor-kinds.js";
 
 /** A connect request gate. */
 export type RequestGate = (ctx: HandlerContext) => void | Promise<void>;
@@ -212,25 +213,29 @@ export function createCallObserver(options: CallObserverOptions): CallObserver {
         }
       };
     },
-    interceptor: (next) => async (req) => {
-      const kind = req.method.methodKind;
-      if (kind === "client_streaming" || kind === "bidi_streaming") {
-        const input = req.message as AsyncIterable<unknown>;
-        const labels = labelsOf(req.service, req.method);
-        const received = () => metrics.rpcMessagesReceived.inc(labels);
-        req = { ...req, message: countEach(input, received) } as typeof req;
-      }
-      const res = await next(req);
-      if (!res.stream || kind === "client_streaming") return res;
-      const sent = sentCounter(req.service, req.method);
-      // The fast path calls the counter for each message (stream-hooks.ts).
-      const hooks = req.contextValues.get(kStreamHooks);
-      if (hooks !== undefined) {
-        hooks.onMessage(sent);
-        return res;
-      }
-      return { ...res, message: countEach(res.message, sent) };
-    },
+    // Unary calls are counted by the gate; this counts stream messages.
+    interceptor: forMethodKinds(
+      ["server_streaming", "client_streaming", "bidi_streaming"],
+      (next) => async (req) => {
+        const kind = req.method.methodKind;
+        if (kind === "client_streaming" || kind === "bidi_streaming") {
+          const input = req.message as AsyncIterable<unknown>;
+          const labels = labelsOf(req.service, req.method);
+          const received = () => metrics.rpcMessagesReceived.inc(labels);
+          req = { ...req, message: countEach(input, received) } as typeof req;
+        }
+        const res = await next(req);
+        if (!res.stream || kind === "client_streaming") return res;
+        const sent = sentCounter(req.service, req.method);
+        // The fast path calls the counter for each message (stream-hooks.ts).
+        const hooks = req.contextValues.get(kStreamHooks);
+        if (hooks !== undefined) {
+          hooks.onMessage(sent);
+          return res;
+        }
+        return { ...res, message: countEach(res.message, sent) };
+      },
+    ),
   };
 }
 

@@ -13,6 +13,7 @@
  */
 
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { forMethodKinds } from "./interceptor-kinds.js";
 
 /**
  * Creates an interceptor for client-streaming and bidi calls: when the input
@@ -26,7 +27,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
  * connectNodeAdapter({ routes, interceptors: [createInputCancelInterceptor()] });
  */
 export function createInputCancelInterceptor(settleMs = 25): Interceptor {
-  return (next) => async (req) => {
+  return forMethodKinds(["client_streaming", "bidi_streaming"], (next) => async (req) => {
     const kind = req.method.methodKind;
     if (!req.stream || (kind !== "client_streaming" && kind !== "bidi_streaming")) {
       return next(req);
@@ -39,7 +40,7 @@ export function createInputCancelInterceptor(settleMs = 25): Interceptor {
       if (signal.aborted) throw ConnectError.from(signal.reason, Code.Canceled);
     }
     return next({ ...req, message: guarded() });
-  };
+  });
 }
 
 /** Resolves when `signal` aborts or after `ms`, whichever comes first. */

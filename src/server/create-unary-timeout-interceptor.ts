@@ -7,6 +7,7 @@
  */
 
 import { Code, ConnectError, createContextKey, type Interceptor } from "@connectrpc/connect";
+import { forMethodKinds } from "./interceptor-kinds.js";
 
 /**
  * Context value set by a transport that enforces the cap itself (the fast
@@ -35,7 +36,7 @@ const callEnded = Object.freeze(new ConnectError("call ended", Code.Canceled));
 export function createUnaryTimeoutInterceptor(capMs: number): Interceptor {
   const overCap = () =>
     new ConnectError(`call exceeded the server limit of ${capMs} ms`, Code.DeadlineExceeded);
-  return (next) => async (req) => {
+  return forMethodKinds(["unary"], (next) => async (req) => {
     if (req.stream || req.method.methodKind !== "unary") return next(req);
     const arm = req.contextValues.get(kUnaryCap);
     if (arm !== undefined) {
@@ -64,5 +65,5 @@ export function createUnaryTimeoutInterceptor(capMs: number): Interceptor {
       // signal) sees the call as over.
       controller.abort(callEnded);
     }
-  };
+  });
 }

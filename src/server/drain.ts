@@ -11,6 +11,7 @@ import { setMaxListeners } from "node:events";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { kCallEnd } from "../service/call-end.js";
 import { kStreamHooks, type StreamHooks } from "./fast/stream-hooks.js";
+import { forMethodKinds } from "./interceptor-kinds.js";
 
 /** Tracks in-flight requests and ends them on shutdown. */
 export interface Drain {
@@ -92,7 +93,10 @@ export function createDrain(): Drain {
   }
 
   return {
-    interceptor,
+    interceptor: forMethodKinds(
+      ["server_streaming", "client_streaming", "bidi_streaming"],
+      interceptor,
+    ),
     shutdownSignal: shutdown.signal,
     get inFlight() {
       return inFlight;

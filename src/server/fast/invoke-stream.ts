@@ -27,6 +27,7 @@ import {
   type StreamRequest,
   type StreamResponse,
 } from "@connectrpc/connect";
+import { actsOn } from "../interceptor-kinds.js";
 
 type ServerStreamingSpec = Extract<MethodImplSpec, { kind: "server_streaming" }>;
 
@@ -66,6 +67,8 @@ export async function invokeServerStreaming(
     req: StreamRequest<DescMessage, DescMessage>,
   ) => Promise<StreamResponse<DescMessage, DescMessage>>;
   for (let i = interceptors.length - 1; i >= 0; i--) {
+    // Interceptors tagged for other kinds only would just await `next` (interceptor-kinds.ts).
+    if (!actsOn(interceptors[i]!, "server_streaming")) continue;
     next = interceptors[i]!(next as never) as typeof next;
   }
   return next(new LazyStreamRequest(ctx, method, single(input)));

@@ -31,6 +31,7 @@ import {
   type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
+import { actsOn } from "../interceptor-kinds.js";
 import type { CallContext } from "./call-context.js";
 
 type UnarySpec = Extract<MethodImplSpec, { kind: "unary" }>;
@@ -76,6 +77,8 @@ export function createUnaryInvoker(
   };
   let next = impl;
   for (let i = interceptors.length - 1; i >= 0; i--) {
+    // Interceptors tagged for other kinds only would just await `next` (interceptor-kinds.ts).
+    if (!actsOn(interceptors[i]!, "unary")) continue;
     next = interceptors[i]!(next as never) as Next;
   }
   const chain = next;

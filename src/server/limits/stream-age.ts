@@ -20,6 +20,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { ChatService } from "../../gen/switchboard/chat/v1/chat_pb.js";
 import { type CallEndHook, kCallEnd } from "../../service/call-end.js";
 import { kStreamHooks, type StreamHooks } from "../fast/stream-hooks.js";
+import { forMethodKinds } from "../interceptor-kinds.js";
 
 /** Trailer with the last delivered offset per room: `room=offset,room=offset`. */
 export const resumeOffsetsHeader = "switchboard-resume-offsets";
@@ -45,7 +46,8 @@ const expired = Symbol("expired");
  */
 export function createStreamAgeInterceptor(options: StreamAgeOptions): Interceptor {
   const random = options.random ?? Math.random;
-  return (next) => async (req) => {
+  // Acts on Subscribe and Chat only; for unary and client-streaming calls `res.stream` is false.
+  return forMethodKinds(["server_streaming", "bidi_streaming"], (next) => async (req) => {
     const res = await next(req);
     const name = req.method.name;
     if (
@@ -110,7 +112,7 @@ export function createStreamAgeInterceptor(options: StreamAgeOptions): Intercept
         }
       })(),
     };
-  };
+  });
 }
 
 /**

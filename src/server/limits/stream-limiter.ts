@@ -13,6 +13,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { kCallEnd } from "../../service/call-end.js";
 import { kUser } from "../../service/context-values.js";
 import { kStreamHooks } from "../fast/stream-hooks.js";
+import { forMethodKinds } from "../interceptor-kinds.js";
 
 /** The interceptor and its counters. */
 export interface StreamLimiter {
@@ -101,7 +102,10 @@ export function createStreamLimiter(maxPerUser: number): StreamLimiter {
   };
 
   return {
-    interceptor,
+    interceptor: forMethodKinds(
+      ["server_streaming", "client_streaming", "bidi_streaming"],
+      interceptor,
+    ),
     get activeStreams() {
       return total;
     },
