@@ -6,9 +6,9 @@
  * @module
  */
 import type { ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { findBinary } from "./find-binary.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -17,12 +17,7 @@ export const haproxyTemplatePath = join(root, "deploy", "haproxy.cfg");
 
 /** Path of the haproxy binary; throws when none is found. */
 export function haproxyBinary(): string {
-  const candidates = [process.env.HAPROXY_BIN, "/usr/sbin/haproxy", "/usr/bin/haproxy"];
-  for (const dir of (process.env.PATH ?? "").split(":")) {
-    if (dir) candidates.push(join(dir, "haproxy"));
-  }
-  for (const c of candidates) if (c && existsSync(c)) return c;
-  throw new Error("haproxy binary not found (install the Debian package haproxy)");
+  return findBinary("haproxy", "HAPROXY_BIN");
 }
 
 /**

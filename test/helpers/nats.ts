@@ -18,10 +18,10 @@
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { findBinary } from "./find-binary.js";
 import { freePorts } from "./free-ports.js";
 
 /** Cluster settings of one server (see {@link startNatsCluster}, which fills them in). */
@@ -113,12 +113,7 @@ function installExitHook(): void {
 
 /** Path of the nats-server binary; throws when none is found. */
 export function natsServerBinary(): string {
-  const candidates = [process.env.NATS_SERVER_BIN, "/usr/sbin/nats-server", "/usr/bin/nats-server"];
-  for (const dir of (process.env.PATH ?? "").split(":")) {
-    if (dir) candidates.push(join(dir, "nats-server"));
-  }
-  for (const c of candidates) if (c && existsSync(c)) return c;
-  throw new Error("nats-server binary not found (install the Debian package nats-server)");
+  return findBinary("nats-server", "NATS_SERVER_BIN");
 }
 
 function configText(o: {
